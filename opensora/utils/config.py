@@ -1,0 +1,85 @@
+"""Run settings: YAML files whose keys are the CLI flags; the command line overrides the YAML.
+
+    parser = argparse.ArgumentParser(...); add flags ...
+    args = parse_args(parser, argv)        # handles --config, unknown keys, precedence
+    save_config(args, output_dir)          # the resolved settings, next to the outputs
+"""
+
+import argparse
+import os
+
+import yaml
+
+from .errors import UserError
+
+CONFIG_FILE_NAME = "config.yaml"
+
+
+def str2bool(value):
+    """argparse type accepting True/False/1/0/yes/no (the original scripts' `--flag True` style)."""
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("true", "1", "yes", "y", "on"):
+        return True
+    if lowered in ("false", "0", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (True/False), got {value!r}")
+
+
+def add_bool_flag(parser, name, default, help):
+    """`--name` alone means True; `--name False` is accepted too, as in the original scripts."""
+    parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, help=help)
+
+
+def add_common_flags(parser):
+    parser.add_argument("--config", "-c", default="", help="YAML of run settings; its keys are these flags")
+    add_bool_flag(parser, "--debug", False, "show full stack traces instead of one-line errors")
+    parser.add_argument("--mode", type=int, default=1, help="MindSpore mode: 0 graph, 1 PyNative (default)")
+    parser.add_argument("--device_target", default="CPU", choices=["CPU", "Ascend", "GPU"], help="MindSpore backend")
+
+
+def load_yaml_config(path, valid_keys):
+    """Read a YAML of flag values; an unknown key is an error naming the file and the key."""
+    if not os.path.isfile(path):
+        raise UserError(f"--config {path}: file not found")
+    try:
+        with open(path) as f:
+            cfg = yaml.safe_load(f) or {}
+    except yaml.YAMLError as err:
+        first = str(err).splitlines()[0]
+        raise UserError(f"--config {path}: not valid YAML ({first})") from err
+    if not isinstance(cfg, dict):
+        raise UserError(f"--config {path}: expected a mapping of flag names to values")
+    for key in cfg:
+        if key not in valid_keys:
+            hint = _closest(key, valid_keys)
+            raise UserError(f"{path}: unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+    return cfg
+
+
+def _closest(key, candidates):
+    import difflib
+
+    match = difflib.get_close_matches(key, list(candidates), n=1)
+    return match[0] if match else None
+
+
+def parse_args(parser, argv=None):
+    """Parse `argv` with YAML defaults from `--config`; explicit CLI flags win over the YAML."""
+    pre, _ = parser.parse_known_args(argv)
+    if getattr(pre, "config", ""):
+        valid = {a.dest for a in parser._actions if a.dest != "help"}
+        cfg = load_yaml_config(pre.config, valid)
+        parser.set_defaults(**cfg)
+    return parser.parse_args(argv)
+
+
+def save_config(args, output_dir, name=CONFIG_FILE_NAME):
+    """Write the resolved settings as YAML next to the outputs; returns the path."""
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, name)
+    values = {k: v for k, v in sorted(vars(args).items())}
+    with open(path, "w") as f:
+        yaml.safe_dump(values, f, sort_keys=False)
+    return path

@@ -1,0 +1,19 @@
+"""User-facing errors: one line naming the file or flag and the fix, no stack trace unless --debug."""
+
+import sys
+
+
+class UserError(Exception):
+    """An error caused by input the user controls (a file, a flag, a config key)."""
+
+
+def run_main(main, argv=None):
+    """Run `main(argv)`; print a `UserError` as one line and exit 2 (re-raise with --debug)."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return main(argv)
+    except UserError as err:
+        if "--debug" in argv:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
