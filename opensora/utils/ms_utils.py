@@ -18,7 +18,7 @@ def init_context(mode=1, device_target="CPU", seed=None, debug=False):
     ms.set_context(mode=mode)
     if debug or os.environ.get("OPENSORA_SYNC") == "1":
         # PyNative errors on CPU otherwise surface at a later op.
-        ms.set_context(pynative_synchronize=True)
+        ms.runtime.launch_blocking()
     if seed is not None:
         set_seed(seed)
     check_cpu_isa(device_target)
