@@ -23,11 +23,41 @@ def clip_span(num_frames, frame_stride):
     return (num_frames - 1) * frame_stride + 1
 
 
+class _GifReader:
+    """decord cannot decode gif; read it whole with imageio and serve decord's `get_batch` interface."""
+
+    def __init__(self, path):
+        import imageio.v2 as imageio
+
+        frames = [np.asarray(f)[..., :3] for f in imageio.mimread(path, memtest=False)]
+        self.frames = np.stack([np.repeat(f[..., None], 3, -1) if f.ndim == 2 else f for f in frames])
+
+    def __len__(self):
+        return len(self.frames)
+
+    def get_batch(self, indices):
+        return _Batch(self.frames[indices])
+
+
+class _Batch:
+    def __init__(self, array):
+        self.array = array
+
+    def asnumpy(self):
+        return self.array
+
+
 def _open_video(path):
     import decord
 
     if not os.path.isfile(path):
         raise VideoReadError(f"{path}: video file not found")
+    if path.lower().endswith(".gif"):
+        try:
+            reader = _GifReader(path)
+        except Exception as err:
+            raise VideoReadError(f"{path}: cannot decode gif ({str(err).splitlines()[0][:120]})") from err
+        return reader, len(reader)
     try:
         reader = decord.VideoReader(path, num_threads=1)
         length = len(reader)

@@ -5,8 +5,8 @@ import json
 import mindspore as ms
 import numpy as np
 import pytest
-
 from conftest import assert_close, fixture_path, load_fixture
+
 from opensora.models.ae import CausalVAEModel, DiagonalGaussianDistribution
 
 # Fixture README: fp32 vs fp32 across frameworks, moments/dec/intermediates/tiled: rtol 1e-4, atol 1e-4.

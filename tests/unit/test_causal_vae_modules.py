@@ -1,0 +1,102 @@
+"""Causal VAE behaviours that the fixtures do not isolate: time resampling, images, precision, loading."""
+
+import json
+
+import mindspore as ms
+import numpy as np
+import pytest
+from conftest import fixture_path, load_fixture
+
+from opensora.models.ae import CausalVAEModel
+from opensora.models.ae.causal_vae.config import load_vae_config
+from opensora.models.ae.causal_vae.modules import TimeDownsample2x, TimeUpsample2x
+from opensora.models.checkpoint import read_state_dict, save_state
+from opensora.utils.amp import apply_precision
+from opensora.utils.errors import UserError
+
+
+def frames_tensor(values):
+    return ms.Tensor(np.asarray(values, np.float32).reshape(1, 1, -1, 1, 1))
+
+
+def test_time_downsample_keeps_frame0_and_averages_triples():
+    out = TimeDownsample2x()(frames_tensor([0, 1, 2, 3, 4])).asnumpy().ravel()
+    np.testing.assert_allclose(out, [0, 1, 3], atol=1e-6)  # x0, mean(x0,x1,x2), mean(x2,x3,x4)
+
+
+def test_time_upsample_pairs_and_single_frame():
+    out = TimeUpsample2x()(frames_tensor([7, 0, 4])).asnumpy().ravel()
+    np.testing.assert_allclose(out, [7, 0, 1, 3, 4], atol=1e-6)  # (a,b) -> a, .75a+.25b, .25a+.75b, b
+    single = TimeUpsample2x()(frames_tensor([5])).asnumpy().ravel()
+    np.testing.assert_array_equal(single, [5])
+
+
+def test_image_is_one_latent_frame(tiny_vae):
+    x = ms.Tensor(load_fixture("causalvae_tiny", "input.npy")[:1, :, :1])  # (1, 3, 1, 40, 48)
+    z = tiny_vae.encode(x).mode()
+    assert z.shape == (1, 4, 1, 5, 6)
+    assert tiny_vae.decode(z).shape == (1, 3, 1, 40, 48)
+
+
+def test_frame_counts_round_trip_for_4k_plus_1(tiny_vae):
+    x = ms.Tensor(np.zeros((1, 3, 17, 16, 16), np.float32))
+    z = tiny_vae.encode(x).mode()
+    assert z.shape[2] == 5 and tiny_vae.decode(z).shape[2] == 17
+
+
+def test_fp16_keeps_groupnorm_fp32_and_stays_close():
+    model = CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny"))
+    apply_precision(model, ms.float16)
+    dtypes = {n: p.dtype for n, p in model.parameters_and_names()}
+    assert dtypes["encoder.mid.block_1.norm1.gamma"] == ms.float32
+    assert dtypes["encoder.mid.block_1.conv1.conv.weight"] == ms.float16
+    x = load_fixture("causalvae_tiny", "input.npy")
+    mean = model.encode(ms.Tensor(x, ms.float16)).mean.astype(ms.float32).asnumpy()
+    ref = load_fixture("causalvae_tiny", "enc_mean.npy")
+    assert np.abs(mean - ref).max() < 0.02 * np.abs(ref).max()
+
+
+def test_repo_yaml_builds_the_released_architecture():
+    spec = json.load(open(fixture_path("keys", "causalvae_488_full.json")))
+    from_yaml = CausalVAEModel(load_vae_config("configs/ae/causal_vae_488.yaml"))
+    from_release = CausalVAEModel(spec["config"])
+    assert from_yaml.config == from_release.config
+
+
+def test_truncated_checkpoint_is_a_strict_load_error(tmp_path):
+    state = read_state_dict(fixture_path("causalvae_tiny", "diffusion_pytorch_model.safetensors"))
+    dropped = sorted(state)[:3]
+    for name in dropped:
+        del state[name]
+    path = save_state(state, str(tmp_path / "partial.ckpt"))
+    model = CausalVAEModel(load_vae_config(fixture_path("causalvae_tiny", "config.json")))
+    with pytest.raises(UserError, match="3 missing keys") as err:
+        model.load_checkpoint(path)
+    assert dropped[0] in str(err.value)
+
+
+def test_unexpected_keys_error_but_loss_keys_are_dropped(tmp_path):
+    state = read_state_dict(fixture_path("causalvae_tiny", "diffusion_pytorch_model.safetensors"))
+    state["loss.logvar"] = np.zeros((), np.float32)
+    state["loss.discriminator.main.0.weight"] = np.zeros((4, 3, 4, 4), np.float32)
+    model = CausalVAEModel(load_vae_config(fixture_path("causalvae_tiny", "config.json")))
+    report = model.load_checkpoint(save_state(state, str(tmp_path / "with_loss.ckpt")))
+    assert len(report["dropped"]) == 2 and not report["unexpected"]
+    state["encoder.extra.weight"] = np.zeros(3, np.float32)
+    with pytest.raises(UserError, match="1 unexpected keys: encoder.extra.weight"):
+        model.load_checkpoint(save_state(state, str(tmp_path / "extra.ckpt")))
+
+
+def test_wrong_model_config_is_a_shape_error():
+    model = CausalVAEModel(load_vae_config("configs/ae/causal_vae_488.yaml"))
+    with pytest.raises(UserError, match="shape mismatches"):
+        model.load_checkpoint(fixture_path("causalvae_tiny", "diffusion_pytorch_model.safetensors"))
+
+
+def test_original_port_ckpt_names_load(tmp_path):
+    """The original MindSpore port saved GroupNorm as gamma/beta and wrapped names in `network.`."""
+    model = CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny"))
+    state = {f"network.{n}": p.asnumpy() for n, p in model.parameters_and_names()}
+    other = CausalVAEModel(load_vae_config(fixture_path("causalvae_tiny", "config.json")))
+    other.load_checkpoint(save_state(state, str(tmp_path / "port.ckpt")))
+    np.testing.assert_array_equal(other.encoder.conv_in.conv.weight.asnumpy(), model.encoder.conv_in.conv.weight.asnumpy())
