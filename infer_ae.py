@@ -36,6 +36,9 @@ def build_parser():
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (GroupNorm stays fp32) | bf16 (not on CPU)")
     add_bool_flag(p, "--enable_tiling", False, "encode/decode in overlapping H/W tiles (large frames)")
     p.add_argument("--tile_overlap_factor", type=float, default=0.25)
+    p.add_argument("--time_chunk_frames", type=int, default=0,
+                   help="encode/decode long clips in causal chunks of this many frames (4k+1; 0 = off). "
+                        "Bounds memory; seams differ from a whole-clip run (see docs/performance.md)")
     add_bool_flag(p, "--sample_posterior", False, "decode a posterior sample instead of its mode (not deterministic)")
     add_bool_flag(p, "--save_vis", True, "write side-by-side source|reconstruction videos")
     p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"])
@@ -71,6 +74,11 @@ def main(argv):
     vae = CausalVAEModel.from_pretrained(args.model_config, checkpoint=args.ckpt_path or None, logger=logger)
     vae.set_train(False)
     apply_precision(vae, dtype)
+    if args.time_chunk_frames:
+        try:
+            vae.enable_time_chunking(args.time_chunk_frames)
+        except ValueError as err:
+            raise UserError(f"--time_chunk_frames: {err}") from err
     if args.enable_tiling:
         vae.enable_tiling()
         vae.tile_overlap_factor = args.tile_overlap_factor

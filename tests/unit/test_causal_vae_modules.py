@@ -100,3 +100,20 @@ def test_original_port_ckpt_names_load(tmp_path):
     other = CausalVAEModel(load_vae_config(fixture_path("causalvae_tiny", "config.json")))
     other.load_checkpoint(save_state(state, str(tmp_path / "port.ckpt")))
     np.testing.assert_array_equal(other.encoder.conv_in.conv.weight.asnumpy(), model.encoder.conv_in.conv.weight.asnumpy())
+
+
+def test_time_chunking_lines_up_chunks_and_round_trips_frame_counts():
+    model = CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny"))
+    x = ms.Tensor(np.random.default_rng(0).uniform(-1, 1, (1, 3, 13, 16, 16)).astype(np.float32))
+    model.enable_time_chunking(5)
+    z = model.encode(x).mode()
+    assert z.shape == (1, 4, 4, 2, 2)
+    # chunks [0..4], [4..8], [8..12]: each later chunk's first latent (its shared first frame) is dropped
+    model.enable_time_chunking(0)
+    expected = [model.encode(x[:, :, 0:5]).mode().asnumpy()]
+    expected += [model.encode(x[:, :, s:s + 5]).mode().asnumpy()[:, :, 1:] for s in (4, 8)]
+    np.testing.assert_allclose(z.asnumpy(), np.concatenate(expected, axis=2), atol=1e-6)
+    model.enable_time_chunking(5)
+    assert model.decode(z).shape == (1, 3, 13, 16, 16)
+    with pytest.raises(ValueError, match="4k\\+1"):
+        model.enable_time_chunking(8)

@@ -1,0 +1,73 @@
+"""Full-size causal VAE 488 (random weights) encode and decode timing and peak RSS, fp32.
+
+    python benchmarks/bench_vae.py --frames 17 --size 256 --repeats 1 [--tiling] [--stage encode|decode|both]
+
+Each stage runs in its own subprocess so its peak RSS is its own. Opt-in: not part of the tests.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run_stage(args):
+    import mindspore as ms
+    import numpy as np
+
+    from opensora.models.ae import CausalVAEModel
+    from opensora.models.ae.causal_vae.config import load_vae_config
+    from opensora.utils.ms_utils import peak_rss_gb
+
+    ms.set_device("CPU")
+    ms.set_context(mode=args.mode)
+    vae = CausalVAEModel(load_vae_config("configs/ae/causal_vae_488.yaml"))
+    vae.set_train(False)
+    if args.tiling:
+        vae.enable_tiling()
+    rng = np.random.default_rng(0)
+    if args.stage == "encode":
+        inp = ms.Tensor(rng.uniform(-1, 1, (1, 3, args.frames, args.size, args.size)).astype(np.float32))
+        fn = lambda: vae.encode_moments(inp)  # noqa: E731
+    else:
+        t_lat = (args.frames - 1) // 4 + 1
+        inp = ms.Tensor(rng.standard_normal((1, 4, t_lat, args.size // 8, args.size // 8)).astype(np.float32))
+        fn = lambda: vae.decode(inp)  # noqa: E731
+    times = []
+    for _ in range(args.warmup + args.repeats):
+        start = time.time()
+        fn().asnumpy()
+        times.append(time.time() - start)
+    times = times[args.warmup:]
+    print(json.dumps({"stage": args.stage, "tiling": args.tiling, "shape": f"1x3x{args.frames}x{args.size}x{args.size}",
+                      "median_s": round(statistics.median(times), 2), "runs_s": [round(t, 2) for t in times],
+                      "peak_rss_gb": round(peak_rss_gb(), 2), "mindspore": ms.__version__, "mode": args.mode}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=int, default=17)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=0, help="untimed runs first (the first call compiles kernels)")
+    p.add_argument("--tiling", action="store_true")
+    p.add_argument("--mode", type=int, default=1, help="0 graph, 1 PyNative")
+    p.add_argument("--stage", default="both", choices=["encode", "decode", "both"])
+    p.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args._child:
+        return run_stage(args)
+    print("command:", " ".join(["python"] + sys.argv))
+    for stage in (["encode", "decode"] if args.stage == "both" else [args.stage]):
+        cmd = [sys.executable, __file__, "--_child", "--stage", stage, "--frames", str(args.frames), "--size",
+               str(args.size), "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--mode", str(args.mode)]
+        cmd += ["--tiling"] if args.tiling else []
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+        print(lines[-1] if lines else out.stderr[-2000:])
+
+
+if __name__ == "__main__":
+    main()

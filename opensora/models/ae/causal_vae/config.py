@@ -1,0 +1,73 @@
+"""Causal VAE model configs: the released config.json, or this repo's YAML (flat keys or the original
+MindSpore port's `ddconfig` layout), both resolved to the original constructor arguments."""
+
+import json
+import os
+
+import yaml
+
+from ....utils.errors import UserError
+
+WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors", "model.ckpt")
+
+# The original port's LDM-style ddconfig keys -> CausalVAEModel arguments.
+DDCONFIG_KEYS = {"ch": "hidden_size", "ch_mult": "hidden_size_mult", "z_channels": "z_channels",
+                 "double_z": "double_z", "num_res_blocks": "num_res_blocks", "dropout": "dropout",
+                 "resolution": "resolution", "attn_resolutions": "attn_resolutions"}
+# ddconfig keys that the released architecture fixes (accepted for compatibility, checked, not configurable).
+DDCONFIG_FIXED = {"in_channels": 3, "out_ch": 3, "attn_type": "vanilla3D", "time_compress": 2,
+                  "split_time_upsample": True}
+
+
+def load_vae_config(path):
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: VAE config not found (expected config.json or configs/ae/*.yaml)")
+    with open(path) as f:
+        raw = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping")
+    cfg = _from_ddconfig(raw, path) if _find_ddconfig(raw) is not None else raw
+    from .model import DEFAULT_CONFIG, TRAINING_CONFIG_KEYS
+
+    model_keys = set(DEFAULT_CONFIG) | set(TRAINING_CONFIG_KEYS)
+    extra = [k for k in cfg if k not in model_keys]
+    if extra:
+        raise UserError(f"{path}: unknown VAE config key '{extra[0]}'")
+    return cfg
+
+
+def _find_ddconfig(raw):
+    node = raw.get("generator", raw)
+    node = node.get("params", node) if isinstance(node, dict) else node
+    return node.get("ddconfig") if isinstance(node, dict) else None
+
+
+def _from_ddconfig(raw, path):
+    node = raw.get("generator", raw)
+    node = node.get("params", node)
+    dd = node["ddconfig"]
+    cfg = {}
+    for key, value in dd.items():
+        if key in DDCONFIG_KEYS:
+            cfg[DDCONFIG_KEYS[key]] = value
+        elif key in DDCONFIG_FIXED:
+            if value != DDCONFIG_FIXED[key]:
+                raise UserError(f"{path}: ddconfig.{key}={value!r} is not supported (the causal VAE 488 uses "
+                                f"{DDCONFIG_FIXED[key]!r})")
+        else:
+            raise UserError(f"{path}: unknown ddconfig key '{key}'")
+    if "embed_dim" in node:
+        cfg["embed_dim"] = node["embed_dim"]
+    # The released 488 layout (release.json): time halves at encoder levels 0-1, doubles at decoder levels 2-3.
+    cfg.setdefault("encoder_temporal_downsample", ["TimeDownsample2x", "TimeDownsample2x", "", ""])
+    # attn_resolutions [16] is never reached at 256 px by the released model: it has mid-block attention only.
+    cfg["attn_resolutions"] = []
+    return cfg
+
+
+def find_weights(folder):
+    for name in WEIGHT_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    raise UserError(f"{folder}: no weights found (looked for {', '.join(WEIGHT_FILES)})")

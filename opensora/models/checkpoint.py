@@ -1,0 +1,253 @@
+"""Reading, renaming and strictly loading checkpoints: one module shared by every loader and converter.
+
+Formats read without torch and without executing pickle code:
+  .safetensors (incl. bf16/fp16 -> fp32), MindSpore .ckpt, and PyTorch .pt/.pth/.bin zip archives through a
+  restricted unpickler that rebuilds tensors only.
+"""
+
+import json
+import os
+import pickle
+import struct
+import zipfile
+
+import numpy as np
+
+from ..utils.errors import UserError
+
+# The only systematic renames between the original PyTorch names and ours: norm affine parameters.
+RENAMES = ((".weight", ".gamma"), (".bias", ".beta"))
+# Prefixes that training frameworks wrap parameter names in (the original port saves `network.`).
+STRIP_PREFIXES = ("network.", "model.", "module.")
+
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+}
+
+
+# ----------------------------------------------------------------------------- reading
+def read_safetensors(path):
+    """name -> float32/int ndarray; bf16 is widened to fp32 (numpy has no bf16)."""
+    with open(path, "rb") as f:
+        header_len_bytes = f.read(8)
+        if len(header_len_bytes) != 8:
+            raise UserError(f"{path}: truncated safetensors file (no header)")
+        (header_len,) = struct.unpack("<Q", header_len_bytes)
+        try:
+            header = json.loads(f.read(header_len))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise UserError(f"{path}: not a safetensors file (bad header)") from err
+        data = f.read()
+    state = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        if end > len(data):
+            raise UserError(f"{path}: truncated safetensors file (tensor '{name}' ends at byte {end}, "
+                            f"file has {len(data)}); download it again")
+        raw = data[start:end]
+        if info["dtype"] == "BF16":
+            arr = (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+        elif info["dtype"] in _SAFETENSORS_DTYPES:
+            arr = np.frombuffer(raw, dtype=_SAFETENSORS_DTYPES[info["dtype"]])
+        else:
+            raise UserError(f"{path}: tensor '{name}' has unsupported dtype {info['dtype']}")
+        state[name] = arr.reshape(info["shape"]).copy()
+    return state
+
+
+def read_mindspore_ckpt(path):
+    import mindspore as ms
+
+    try:
+        params = ms.load_checkpoint(path)
+    except Exception as err:
+        raise UserError(f"{path}: cannot read MindSpore checkpoint ({str(err).splitlines()[0][:160]})") from err
+    return {k: v.asnumpy() for k, v in params.items()}
+
+
+class _TorchStorage:
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+
+_TORCH_STORAGE_DTYPES = {
+    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+    "BFloat16Storage": "bf16", "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
+    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+}
+
+
+def _rebuild_tensor(storage, offset, size, stride, *args):
+    arr, itemsize = storage
+    size, stride = tuple(size), tuple(stride)
+    if not size:
+        return arr[offset].copy()
+    return np.lib.stride_tricks.as_strided(arr[offset:], shape=size,
+                                           strides=tuple(s * itemsize for s in stride)).copy()
+
+
+def _rebuild_parameter(data, *args):
+    return data
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Rebuilds tensors from a torch zip archive; any other global is refused, so no code runs."""
+
+    def __init__(self, fileobj, archive, prefix, path):
+        super().__init__(fileobj)
+        self.archive, self.prefix, self.path = archive, prefix, path
+
+    def find_class(self, module, name):
+        if module == "collections" and name == "OrderedDict":
+            import collections
+
+            return collections.OrderedDict
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return _rebuild_tensor
+        if module == "torch._utils" and name == "_rebuild_parameter":
+            return _rebuild_parameter
+        if module == "torch" and name in _TORCH_STORAGE_DTYPES:
+            return _TorchStorage(_TORCH_STORAGE_DTYPES[name])
+        raise UserError(f"{self.path}: refusing to unpickle '{module}.{name}' (only tensors are allowed; "
+                        "convert the file to safetensors if it holds other objects)")
+
+    def persistent_load(self, pid):
+        _, storage_type, key, _location, numel = pid
+        dtype = storage_type.dtype
+        raw = self.archive.read(f"{self.prefix}/data/{key}")
+        if dtype == "bf16":
+            arr = (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+            return arr, arr.itemsize
+        arr = np.frombuffer(raw, dtype=dtype)
+        return arr, arr.itemsize
+
+
+def read_torch_zip(path):
+    """State dict of a torch.save zip file (.pt/.pth/.bin) without torch and without running pickle code."""
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path}: not a torch zip archive (legacy pre-1.6 torch.save format is not read, "
+                        "to avoid executing pickle code); re-save it as safetensors")
+    with zipfile.ZipFile(path) as archive:
+        pkl_names = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+        if not pkl_names:
+            raise UserError(f"{path}: no data.pkl in the archive; not a torch checkpoint")
+        prefix = pkl_names[0][: -len("/data.pkl")]
+        import io
+
+        obj = _RestrictedUnpickler(io.BytesIO(archive.read(pkl_names[0])), archive, prefix, path).load()
+    return obj
+
+
+def unwrap_state_dict(obj, path):
+    """Training checkpoints nest the weights: take `ema`, `state_dict`, `model` or `model_state_dict`."""
+    for key in ("ema", "state_dict", "model_state_dict", "model", "module"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            return unwrap_state_dict(obj[key], path)
+    if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
+        raise UserError(f"{path}: does not hold a flat name -> tensor state dict")
+    return obj
+
+
+def read_state_dict(path):
+    """name -> ndarray from .safetensors, .ckpt, .pt, .pth or .bin (sharded index .json too)."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: checkpoint file not found")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".safetensors":
+        return read_safetensors(path)
+    if ext == ".ckpt":
+        return read_mindspore_ckpt(path)
+    if ext in (".pt", ".pth", ".bin"):
+        return unwrap_state_dict(read_torch_zip(path), path)
+    if ext == ".json":  # a sharded checkpoint's index
+        with open(path) as f:
+            index = json.load(f)
+        state = {}
+        for shard in sorted(set(index["weight_map"].values())):
+            state.update(read_state_dict(os.path.join(os.path.dirname(path), shard)))
+        return state
+    raise UserError(f"{path}: unknown checkpoint extension '{ext}'; expected .safetensors, .ckpt, .pt, .pth or .bin")
+
+
+# ----------------------------------------------------------------------------- renaming and loading
+def map_names(state, target_names, drop_prefixes=()):
+    """Rename source keys onto `target_names` (exact, prefix-stripped, or weight/bias -> gamma/beta).
+
+    Returns (mapped state, dropped keys, unexpected keys).
+    """
+    mapped, dropped, unexpected = {}, [], []
+    for name, value in state.items():
+        if any(name.startswith(p) for p in drop_prefixes):
+            dropped.append(name)
+            continue
+        target = _match_name(name, target_names)
+        if target is None:
+            unexpected.append(name)
+        else:
+            mapped[target] = value
+    return mapped, dropped, unexpected
+
+
+def _match_name(name, target_names):
+    candidates = [name] + [name[len(p):] for p in STRIP_PREFIXES if name.startswith(p)]
+    for cand in list(candidates):
+        for old, new in RENAMES:
+            if cand.endswith(old):
+                candidates.append(cand[: -len(old)] + new)
+    for cand in candidates:
+        if cand in target_names:
+            return cand
+    return None
+
+
+def load_state_into(net, state, source="checkpoint", drop_prefixes=(), strict=True, logger=None):
+    """Load `state` (torch or MindSpore names) into `net`; strict: any missing/unexpected/shape error raises.
+
+    Returns a report dict with the counts.
+    """
+    import mindspore as ms
+
+    params = dict(net.parameters_and_names())
+    mapped, dropped, unexpected = map_names(state, params.keys(), drop_prefixes)
+    missing = [n for n in params if n not in mapped]
+    bad_shapes = [f"{n}: checkpoint {tuple(v.shape)} vs model {tuple(params[n].shape)}"
+                  for n, v in mapped.items() if tuple(v.shape) != tuple(params[n].shape)]
+    if bad_shapes:
+        raise UserError(f"{source}: {len(bad_shapes)} parameter shape mismatches (wrong checkpoint for this "
+                        f"model config?): {'; '.join(bad_shapes[:5])}" + (" ..." if len(bad_shapes) > 5 else ""))
+    if strict and (missing or unexpected):
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys: {', '.join(missing[:6])}" + (" ..." if len(missing) > 6 else ""))
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys: {', '.join(unexpected[:6])}"
+                         + (" ..." if len(unexpected) > 6 else ""))
+        raise UserError(f"{source}: does not match the model ({'; '.join(parts)}); "
+                        "check the checkpoint and the model config belong together")
+    for name, value in mapped.items():
+        param = params[name]
+        param.set_data(ms.Tensor(np.ascontiguousarray(value), dtype=param.dtype))
+    report = {"loaded": len(mapped), "dropped": dropped, "missing": missing, "unexpected": unexpected}
+    if logger is not None:
+        logger.info(f"loaded {len(mapped)} tensors from {source}"
+                    + (f"; dropped {len(dropped)} ({dropped[0].split('.')[0]}.*)" if dropped else ""))
+    return report
+
+
+def save_state(state, path):
+    """Write name -> ndarray as a MindSpore .ckpt (fp as given), atomically (temp file + rename)."""
+    import mindspore as ms
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.partial.ckpt"
+    ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.ascontiguousarray(v))} for k, v in state.items()], tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def net_state(net):
+    """name -> ndarray of every parameter of `net`."""
+    return {name: p.asnumpy() for name, p in net.parameters_and_names()}
