@@ -6,9 +6,9 @@ import os
 import mindspore as ms
 import numpy as np
 import pytest
+from conftest import assert_close, fixture_path, load_fixture
 from mindspore.nn.utils import no_init_parameters
 
-from conftest import assert_close, fixture_path, load_fixture
 from opensora.models.diffusion.latte import LatteT2V
 
 # Fixture README: latte_tiny outputs and intermediates rtol 1e-4, atol 1e-5.

@@ -1,3 +1,3 @@
-from .model import LatteT2V, Latte_models
+from .model import Latte_models, LatteT2V
 
 __all__ = ["LatteT2V", "Latte_models"]

@@ -4,13 +4,18 @@ adaLN-single, cross-attention to T5 captions, learned-sigma output (B, 2C, F, H,
 import json
 import os
 
-import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
 from ...checkpoint import load_state_into, read_state_dict
-from .modules import MASK_BIAS, AdaLayerNormSingle, BasicTransformerBlock, CaptionProjection, LayerNormNoAffine, \
-    PatchEmbed
+from .modules import (
+    MASK_BIAS,
+    AdaLayerNormSingle,
+    BasicTransformerBlock,
+    CaptionProjection,
+    LayerNormNoAffine,
+    PatchEmbed,
+)
 from .pos_embed import get_1d_sincos_pos_embed
 
 # Constructor arguments of the original LatteT2V (config.json keys) and their defaults.
