@@ -251,3 +251,25 @@ def save_state(state, path):
 def net_state(net):
     """name -> ndarray of every parameter of `net`."""
     return {name: p.asnumpy() for name, p in net.parameters_and_names()}
+
+
+def convert_for_model(src, target, target_shapes, drop_prefixes=(), config_name="the model config"):
+    """Read `src`, rename onto `target_shapes` (name -> shape), check strictly, save fp32 .ckpt at `target`.
+
+    Prints converted / dropped / missing / unexpected / shape-mismatch counts; any mismatch is an error.
+    """
+    if not target.endswith(".ckpt"):
+        raise UserError(f"--target {target}: the output must be a .ckpt file")
+    state = read_state_dict(src)
+    mapped, dropped, unexpected = map_names(state, target_shapes.keys(), drop_prefixes)
+    missing = [n for n in target_shapes if n not in mapped]
+    shape_errors = [n for n, v in mapped.items() if tuple(v.shape) != tuple(target_shapes[n])]
+    print(f"converted {len(mapped)} / dropped {len(dropped)}" + (f" ({', '.join(p + '*' for p in drop_prefixes)})" if drop_prefixes else "")
+          + f" / missing {len(missing)} / unexpected {len(unexpected)} / shape mismatches {len(shape_errors)}")
+    if missing or unexpected or shape_errors:
+        parts = [f"{label} e.g. {', '.join(names[:3])}" for label, names in
+                 (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shape_errors)) if names]
+        raise UserError(f"{src}: does not match {config_name}: {'; '.join(parts)}")
+    save_state({name: mapped[name].astype(np.float32) for name in target_shapes}, target)
+    print(f"saved {target}")
+    return {"converted": len(mapped), "dropped": dropped}

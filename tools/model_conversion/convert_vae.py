@@ -11,9 +11,11 @@ match is an error.
 import argparse
 import sys
 
+from mindspore.nn.utils import no_init_parameters
+
 from opensora.models.ae import CausalVAEModel
-from opensora.models.checkpoint import map_names, read_state_dict, save_state
-from opensora.utils.errors import UserError, run_main
+from opensora.models.checkpoint import convert_for_model
+from opensora.utils.errors import run_main
 
 
 def build_parser():
@@ -28,24 +30,11 @@ def build_parser():
 
 def main(argv):
     args = build_parser().parse_args(argv)
-    if not args.target.endswith(".ckpt"):
-        raise UserError(f"--target {args.target}: the output must be a .ckpt file")
-    state = read_state_dict(args.src)
-    model = CausalVAEModel.from_config_file(args.model_config)
-    targets = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
-    mapped, dropped, unexpected = map_names(state, targets.keys(), drop_prefixes=("loss.",))
-    missing = [n for n in targets if n not in mapped]
-    shape_errors = [n for n, v in mapped.items() if tuple(v.shape) != targets[n]]
-    print(f"converted {len(mapped)} / dropped {len(dropped)} (loss.*) / missing {len(missing)} / "
-          f"unexpected {len(unexpected)} / shape mismatches {len(shape_errors)}")
-    if missing or unexpected or shape_errors:
-        parts = [f"{label} e.g. {', '.join(names[:3])}" for label, names in
-                 (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shape_errors)) if names]
-        detail = "; ".join(parts)
-        raise UserError(f"{args.src}: does not match --model_config {args.model_config}: {detail}")
-    state = {name: mapped[name].astype("float32") for name in targets}
-    save_state(state, args.target)
-    print(f"saved {args.target}")
+    with no_init_parameters():  # names and shapes only: no memory for weights
+        model = CausalVAEModel.from_config_file(args.model_config)
+    shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
+    convert_for_model(args.src, args.target, shapes, drop_prefixes=("loss.",),
+                      config_name=f"--model_config {args.model_config}")
     return 0
 
 

@@ -1,0 +1,50 @@
+"""Convert a LatteT2V checkpoint (Open-Sora-Plan release or Latte's t2v.pt) to a MindSpore .ckpt.
+
+    python tools/model_conversion/convert_latte.py --src models/17x256x256/diffusion_pytorch_model.safetensors \
+        --target models/17x256x256/model.ckpt
+    python tools/model_conversion/convert_latte.py --src models/t2v.pt --target models/t2v.ckpt
+
+Reads .safetensors (fp32/fp16/bf16 -> fp32) and .pt/.bin (tensors only: no pickle code runs; an `ema`,
+`state_dict` or `model` entry is unwrapped). Names are checked strictly against --model_config.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from mindspore.nn.utils import no_init_parameters
+
+from opensora.models.checkpoint import convert_for_model
+from opensora.models.diffusion.latte import LatteT2V
+from opensora.utils.errors import UserError, run_main
+
+DEFAULT_CONFIG = "configs/diffusion/model/latte_t2v_17x256x256.json"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--src", "-s", required=True, help="source checkpoint (.safetensors, .pt, .bin, .ckpt)")
+    parser.add_argument("--target", "-t", required=True, help="output MindSpore checkpoint (.ckpt)")
+    parser.add_argument("--model_config", default="",
+                        help="LatteT2V config.json; default: the config.json next to --src, else " + DEFAULT_CONFIG)
+    parser.add_argument("--debug", action="store_true", help="show stack traces")
+    return parser
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+    config_path = args.model_config or os.path.join(os.path.dirname(args.src), "config.json")
+    if not os.path.isfile(config_path):
+        config_path = DEFAULT_CONFIG
+    if not os.path.isfile(config_path):
+        raise UserError(f"--model_config {config_path}: file not found")
+    with open(config_path) as f, no_init_parameters():
+        model = LatteT2V(json.load(f))
+    shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
+    convert_for_model(args.src, args.target, shapes, config_name=f"--model_config {config_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
