@@ -1,0 +1,14 @@
+"""`python <script> -h` works for every entry script, without any model file."""
+
+import pytest
+from conftest import run_script
+
+ENTRY_SCRIPTS = ["infer_ae.py", "infer_t5.py", "tools/model_conversion/convert_vae.py",
+                 "tools/model_conversion/convert_latte.py", "tools/make_demo_clips.py"]
+
+
+@pytest.mark.parametrize("script", ENTRY_SCRIPTS)
+def test_help_works_without_models(script):
+    result = run_script([script, "-h"], timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage" in result.stdout
