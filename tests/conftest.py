@@ -55,3 +55,32 @@ def tiny_vae():
     from opensora.models.ae import CausalVAEModel
 
     return CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_t2v_models(tmp_path_factory):
+    """A tiny text-to-video stack whose parts fit together: the tiny T5 (d_model 64), a LatteT2V with the tiny
+    fixture's architecture and caption_channels 64 (seeded random weights), and the tiny causal VAE."""
+    import json
+
+    from opensora.models.checkpoint import net_state, save_state
+    from opensora.models.diffusion.latte import LatteT2V
+
+    folder = tmp_path_factory.mktemp("models") / "tiny_t2v"
+    folder.mkdir()
+    config = json.load(open(fixture_path("latte_tiny", "config.json")))
+    config["caption_channels"] = 64
+    import mindspore as ms
+
+    ms.set_seed(0)
+    model = LatteT2V(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    save_state(net_state(model), str(folder / "model.ckpt"))
+    return {"latte_dir": str(folder), "vae": fixture_path("causalvae_tiny"), "t5": fixture_path("t5_tiny", "hf")}
+
+
+def t2v_args(models, out, *extra):
+    """infer_diffusion.py flags for the tiny stack."""
+    return ["infer_diffusion.py", "--model_config", f"{models['latte_dir']}/config.json",
+            "--checkpoint", f"{models['latte_dir']}/model.ckpt", "--vae_config", models["vae"], "--vae_checkpoint", "",
+            "--t5_model_dir", models["t5"], "--output_path", str(out), "--sampling_steps", "5", *extra]

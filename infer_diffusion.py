@@ -1,0 +1,122 @@
+"""Text-to-video sampling with LatteT2V + the causal VAE + T5 (Open-Sora-Plan v1.0.0).
+
+    python infer_diffusion.py --config configs/diffusion/latte_17x256x256_122.yaml
+    python infer_diffusion.py --config configs/diffusion/latte_65x512x512_122.yaml --save_latents
+    python infer_diffusion.py --config configs/diffusion/latte_65x512x512_122.yaml --decode_latents \
+        --input_latents_dir samples/<time-stamp>/
+
+Stages run one after another and free their model: T5 -> denoising (Latte) -> VAE decoding.
+"""
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from opensora.utils.config import add_bool_flag, add_common_flags, parse_args
+from opensora.utils.errors import run_main
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_flags(p)
+    p.add_argument("--model_version", default="17x256x256", help="folder under models/ with config.json + model.ckpt")
+    p.add_argument("--model_config", default="", help="LatteT2V config.json (default: models/<model_version>/config.json)")
+    p.add_argument("--checkpoint", default="", help="Latte weights (default: models/<model_version>/model.ckpt)")
+    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml", help="VAE YAML/config.json or folder")
+    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt")
+    p.add_argument("--t5_model_dir", default="", help="Hugging Face T5 folder (tokenizer + weights)")
+    p.add_argument("--t5_cache_folder", default="models/t5-v1_1-xxl", help="the original port's name for --t5_model_dir")
+    p.add_argument("--t5_max_length", type=int, default=300, help="prompt tokens (the original pipeline uses 300)")
+    p.add_argument("--condition", default="text", choices=["text"])
+    p.add_argument("--text_encoder", default="t5", choices=["t5"])
+    p.add_argument("--clip_checkpoint", default="", help="unused (kept for the original configs)")
+    p.add_argument("--captions", nargs="+", default=["a sunset over the sea"], help="prompts, or one .txt file")
+    p.add_argument("--negative_prompt", default="")
+    p.add_argument("--num_frames", type=int, default=0, help="frames to generate; must match the checkpoint (0: from it)")
+    p.add_argument("--image_size", type=int, default=0, help="frame size in pixels; must match the checkpoint (0: from it)")
+    p.add_argument("--sd_scale_factor", type=float, default=0.18215)
+    p.add_argument("--sample_method", default="PNDM", help="PNDM (default), DDIM, DDPM, EulerDiscrete, ... (see README)")
+    add_bool_flag(p, "--ddim_sampling", False, "compatibility: same as --sample_method DDIM")
+    p.add_argument("--sampling_steps", type=int, default=50)
+    p.add_argument("--guidance_scale", type=float, default=7.5)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--num_videos_per_prompt", type=int, default=1)
+    p.add_argument("--batch_size", type=int, default=1, help="prompts per denoising batch")
+    p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (norms/softmax fp32) | bf16 (not on CPU)")
+    p.add_argument("--amp_level", default="O2", help="accepted for compatibility; precision is set by --dtype")
+    add_bool_flag(p, "--enable_flash_attention", False, "Ascend only")
+    p.add_argument("--enable_tiling", type=str, default="auto", help="VAE tiling: auto (on above 256 px), True, False")
+    p.add_argument("--tile_overlap_factor", type=float, default=0.25)
+    add_bool_flag(p, "--save_latents", False, "stop after denoising and save latents as .npy (stage 1 of 2)")
+    add_bool_flag(p, "--decode_latents", False, "decode the .npy latents of --input_latents_dir (stage 2 of 2)")
+    p.add_argument("--input_latents_dir", default="")
+    p.add_argument("--output_path", default="samples", help="a time-stamped run folder is created inside")
+    p.add_argument("--fps", type=int, default=8)
+    p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"])
+    return p
+
+
+def stage(logger, name, start):
+    from opensora.utils.ms_utils import peak_rss_gb
+
+    logger.info(f"[stage] {name}: {time.time() - start:.1f} s, peak RSS {peak_rss_gb():.2f} GB")
+
+
+def main(argv):
+    # 1. config
+    args = parse_args(build_parser(), argv)
+    from opensora.pipelines.inference import InferenceSetup
+
+    setup = InferenceSetup(args)  # validates every path and flag before any model is built
+    logger = setup.logger
+
+    # 2. context
+    from opensora.utils.ms_utils import init_context
+
+    init_context(args.mode, args.device_target, args.seed, args.debug)
+
+    # 3. stage 1+2: prompts -> latents (skipped when decoding saved latents)
+    if args.decode_latents:
+        from opensora.pipelines.io import PROMPTS_FILE, load_latents
+
+        named = load_latents(args.input_latents_dir)
+        prompts_file = os.path.join(args.input_latents_dir, PROMPTS_FILE)
+        prompts = json.load(open(prompts_file)) if os.path.isfile(prompts_file) else {}
+        names, latents = [n for n, _ in named], np.concatenate([a for _, a in named])
+        captions = [prompts.get(n, n) for n in names]
+    else:
+        start = time.time()
+        embeds = setup.encode_prompts()
+        gc.collect()
+        stage(logger, f"T5 text encoding ({len(setup.captions)} prompts)", start)
+        start = time.time()
+        names, captions, latents = setup.denoise(embeds)
+        gc.collect()
+        stage(logger, f"denoising ({args.sample_method}, {args.sampling_steps} steps)", start)
+        if args.save_latents:
+            from opensora.pipelines.io import save_latents
+
+            save_latents(setup.run_dir, names, captions, latents)
+            logger.info(f"saved {len(names)} latents to {setup.run_dir}; decode with --decode_latents "
+                        f"--input_latents_dir {setup.run_dir}")
+            return 0
+
+    # 4. stage 3: decode and write videos
+    start = time.time()
+    paths = setup.decode_and_save(names, latents)
+    stage(logger, f"VAE decoding ({len(paths)} videos)", start)
+
+    # 5. summary
+    for path, caption in zip(paths, captions):
+        logger.info(f"{path}  <- {caption!r}")
+    logger.info(f"{len(paths)} videos in {setup.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

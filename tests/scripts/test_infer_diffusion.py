@@ -1,0 +1,77 @@
+"""infer_diffusion.py end to end on the tiny text-to-video stack."""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import run_script, t2v_args
+
+from opensora.dataset.video_io import read_video_clip
+
+
+def run_dir_of(out):
+    (run,) = [d for d in os.listdir(out) if os.path.isdir(os.path.join(out, d))]
+    return os.path.join(out, run)
+
+
+def test_end_to_end_mp4_and_odd_prompts(tmp_path, tiny_t2v_models):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("A red fox runs.\n\n../../etc/passwd and a\ttab\n" + "long " * 100 + "\n")
+    out = tmp_path / "out"
+    result = run_script(t2v_args(tiny_t2v_models, out, "--captions", str(prompts)))
+    assert result.returncode == 0, result.stderr
+    run = run_dir_of(out)
+    videos = sorted(f for f in os.listdir(run) if f.endswith(".mp4"))
+    assert len(videos) == 3
+    assert videos[0] == "000-A red fox runs.mp4"
+    assert all("/" not in v and ".." not in v and "\t" not in v and len(v) < 100 for v in videos)
+    assert read_video_clip(os.path.join(run, videos[0]), 17, 1).shape == (17, 64, 64, 3)
+    assert "[stage] T5 text encoding" in result.stdout and "[stage] denoising" in result.stdout
+    assert "[stage] VAE decoding" in result.stdout and "peak RSS" in result.stdout
+    assert os.path.isfile(os.path.join(run, "config.yaml"))
+
+
+def test_two_stage_equals_one_stage_and_seed_determinism(tmp_path, tiny_t2v_models):
+    common = ["--captions", "a dog on the beach", "--sample_method", "DDIM", "--save_format", "gif"]
+    one = run_script(t2v_args(tiny_t2v_models, tmp_path / "one", *common))
+    assert one.returncode == 0, one.stderr
+    stage1 = run_script(t2v_args(tiny_t2v_models, tmp_path / "s1", *common, "--save_latents"))
+    assert stage1.returncode == 0, stage1.stderr
+    latents_dir = run_dir_of(tmp_path / "s1")
+    again = run_script(t2v_args(tiny_t2v_models, tmp_path / "s1b", *common, "--save_latents"))
+    assert again.returncode == 0
+    name = "000-a dog on the beach"
+    np.testing.assert_array_equal(np.load(os.path.join(latents_dir, name + ".npy")),
+                                  np.load(os.path.join(run_dir_of(tmp_path / "s1b"), name + ".npy")))
+    stage2 = run_script(t2v_args(tiny_t2v_models, tmp_path / "s2", *common, "--decode_latents", "--input_latents_dir",
+                                 latents_dir))
+    assert stage2.returncode == 0, stage2.stderr
+    a = read_video_clip(os.path.join(run_dir_of(tmp_path / "one"), name + ".gif"), 17, 1)
+    b = read_video_clip(os.path.join(run_dir_of(tmp_path / "s2"), name + ".gif"), 17, 1)
+    np.testing.assert_array_equal(a, b)
+    other_seed = run_script(t2v_args(tiny_t2v_models, tmp_path / "s3", *common, "--save_latents", "--seed", "7"))
+    assert other_seed.returncode == 0
+    assert not np.array_equal(np.load(os.path.join(latents_dir, name + ".npy")),
+                              np.load(os.path.join(run_dir_of(tmp_path / "s3"), name + ".npy")))
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--num_frames", "65"], "--num_frames 65: the checkpoint"),
+    (["--image_size", "256"], "--image_size 256: the checkpoint"),
+    (["--sample_method", "Foo"], "--sample_method Foo: choose one of"),
+    (["--dtype", "bf16"], "--dtype bf16: the CPU backend has no bf16 kernels"),
+    (["--checkpoint", "nope.ckpt"], "--checkpoint 'nope.ckpt': file not found"),
+    (["--captions", "  "], "--captions: prompt 0 is empty"),
+])
+def test_bad_input(tmp_path, tiny_t2v_models, flags, expected):
+    result = run_script(t2v_args(tiny_t2v_models, tmp_path / "o", *flags))
+    assert result.returncode == 2, result.stdout
+    assert expected in result.stderr
+
+
+def test_every_sampler_runs_through_the_script(tmp_path, tiny_t2v_models):
+    for method in ("EulerDiscrete", "DPMSolverMultistep"):
+        result = run_script(t2v_args(tiny_t2v_models, tmp_path / method, "--sample_method", method, "--save_latents"))
+        assert result.returncode == 0, result.stderr
+        (npy,) = [f for f in os.listdir(run_dir_of(tmp_path / method)) if f.endswith(".npy")]
+        assert np.isfinite(np.load(os.path.join(run_dir_of(tmp_path / method), npy))).all()
