@@ -32,6 +32,8 @@ def build_parser():
     p.add_argument("--t5_model_dir", default="", help="Hugging Face T5 folder (tokenizer + weights)")
     p.add_argument("--t5_cache_folder", default="models/t5-v1_1-xxl", help="the original port's name for --t5_model_dir")
     p.add_argument("--t5_max_length", type=int, default=300, help="prompt tokens (the original pipeline uses 300)")
+    p.add_argument("--text_embed_cache", default="", help="npz from `infer_t5.py --captions ... --output_path X.npz`: "
+                   "its prompts and embeddings replace --captions and the T5 stage")
     p.add_argument("--condition", default="text", choices=["text"])
     p.add_argument("--text_encoder", default="t5", choices=["t5"])
     p.add_argument("--clip_checkpoint", default="", help="unused (kept for the original configs)")

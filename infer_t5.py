@@ -24,7 +24,10 @@ def build_parser():
     p.add_argument("--data_file_path", default="", help="annotation .csv (video,caption) or PKU .json")
     p.add_argument("--output_dir", default="", help="where the npz files go (default: next to the annotation file)")
     p.add_argument("--captions", nargs="*", default=[], help="embed these captions instead (one npz at --output_path)")
-    p.add_argument("--output_path", default="outputs/t5_embed.npz", help="output of --captions mode")
+    p.add_argument("--output_path", default="outputs/t5_embed.npz",
+                   help="output of --captions mode (also holds the --negative_prompt embedding: infer_diffusion.py "
+                        "--text_embed_cache reads it; use --t5_max_length 300 and --clean_caption False there)")
+    p.add_argument("--negative_prompt", default="", help="--captions mode: the CFG negative prompt to cache")
     p.add_argument("--t5_model_dir", default="models/t5-v1_1-xxl", help="Hugging Face T5 folder (tokenizer + weights)")
     p.add_argument("--t5_max_length", type=int, default=120, help="tokens: 120 (webvid) or 300 (PKU, pipeline)")
     p.add_argument("--caption_column", default="caption")
@@ -82,7 +85,10 @@ def main(argv):
     if args.captions:
         ids, _ = embedder.tokenize(args.captions)
         emb, mask = embedder.encode(args.captions)
-        write_npz(args.output_path, tokens=ids, mask=mask.astype(np.uint8), text_emb=emb.astype(np.float32))
+        neg_emb, neg_mask = embedder.encode([args.negative_prompt])
+        write_npz(args.output_path, tokens=ids, mask=mask.astype(np.uint8), text_emb=emb.astype(np.float32),
+                  captions=np.array(args.captions), negative_text_emb=neg_emb.astype(np.float32),
+                  negative_mask=neg_mask.astype(np.uint8))
         logger.info(f"{len(args.captions)} captions -> {args.output_path} {emb.shape}")
         return 0
     save_config(args, out_dir, name="t5_config.yaml")

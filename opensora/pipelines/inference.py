@@ -49,11 +49,12 @@ class InferenceSetup:
             if not args.input_latents_dir:
                 raise UserError("--decode_latents needs --input_latents_dir (a folder written by --save_latents)")
         else:
-            self.captions = read_captions(args.captions)
+            self.cache = load_embed_cache(args.text_embed_cache) if args.text_embed_cache else None
+            self.captions = list(self.cache["captions"]) if self.cache else read_captions(args.captions)
             self.checkpoint = args.checkpoint or os.path.join("models", args.model_version, "model.ckpt")
             _require_file(self.checkpoint, "--checkpoint", "convert the release with tools/model_conversion/convert_latte.py")
             self.t5_dir = args.t5_model_dir or args.t5_cache_folder
-            if not os.path.isdir(self.t5_dir):
+            if self.cache is None and not os.path.isdir(self.t5_dir):
                 raise UserError(f"--t5_model_dir {self.t5_dir}: folder not found (a Hugging Face T5 folder, e.g. "
                                 "DeepFloyd/t5-v1_1-xxl)")
         if not args.save_latents:
@@ -103,13 +104,27 @@ class InferenceSetup:
         from ..models.text_encoder import T5Embedder
 
         args = self.args
-        embedder = T5Embedder(self.t5_dir, args.t5_max_length, self.dtype, use_clean_caption=False, logger=self.logger)
+        if self.cache is None:
+            embedder = T5Embedder(self.t5_dir, args.t5_max_length, self.dtype, use_clean_caption=False,
+                                  logger=self.logger)
+        else:
+            embedder = None
+            self.logger.info(f"text embeddings from {args.text_embed_cache} (no T5 run)")
         pipe = self._pipeline(text_encoder=embedder)
+        cfg = args.guidance_scale > 1.0
         out = []
         for i in range(0, len(self.captions), args.batch_size):
             batch = self.captions[i:i + args.batch_size]
-            pe, ne = pipe.encode_prompt(batch, args.negative_prompt, args.num_videos_per_prompt,
-                                        do_classifier_free_guidance=args.guidance_scale > 1.0)
+            if self.cache is None:
+                pe, ne = pipe.encode_prompt(batch, args.negative_prompt, args.num_videos_per_prompt,
+                                            do_classifier_free_guidance=cfg)
+            else:
+                c = self.cache
+                pe, ne = pipe.encode_prompt(None, num_images_per_prompt=args.num_videos_per_prompt,
+                                            prompt_embeds=c["text_emb"][i:i + len(batch)],
+                                            prompt_mask=c["mask"][i:i + len(batch)].astype(np.int32),
+                                            negative_prompt_embeds=c["negative_text_emb"],
+                                            do_classifier_free_guidance=cfg)
             out.append((batch, pe, ne))
         del embedder, pipe
         gc.collect()
@@ -164,6 +179,16 @@ class InferenceSetup:
             video = pipe.decode_latents(lat[None])[0]  # (T, H, W, 3) uint8
             paths.append(write_video(os.path.join(self.run_dir, f"{name}.{args.save_format}"), video, fps=args.fps))
         return paths
+
+
+def load_embed_cache(path):
+    """The npz of `infer_t5.py --captions`: captions, text_emb (N, L, D), mask (N, L), negative_text_emb (1, L, D)."""
+    _require_file(path, "--text_embed_cache", "write it with infer_t5.py --captions ... --output_path X.npz")
+    data = np.load(path)
+    missing = [k for k in ("captions", "text_emb", "mask", "negative_text_emb") if k not in data.files]
+    if missing:
+        raise UserError(f"--text_embed_cache {path}: missing {', '.join(missing)}; re-create it with infer_t5.py --captions")
+    return {k: data[k] for k in data.files}
 
 
 def _require_file(path, flag, fix):

@@ -32,9 +32,14 @@ class VideoGenPipeline:
 
     # ------------------------------------------------------------------ text
     def encode_prompt(self, prompt, negative_prompt="", num_images_per_prompt=1, prompt_embeds=None,
-                      negative_prompt_embeds=None, do_classifier_free_guidance=True, mask_feature=True):
-        """-> (prompt_embeds, negative_prompt_embeds) numpy float32 (B*n, L, D), as the original builds them."""
-        provided = prompt_embeds is not None and negative_prompt_embeds is not None
+                      negative_prompt_embeds=None, do_classifier_free_guidance=True, mask_feature=True,
+                      prompt_mask=None):
+        """-> (prompt_embeds, negative_prompt_embeds) numpy float32 (B*n, L, D), as the original builds them.
+
+        Embeddings passed in without `prompt_mask` are used as they are (the original's `prompt_embeds=`);
+        with `prompt_mask` they are treated as raw T5 outputs (an embedding cache) and masked like fresh ones.
+        """
+        provided = prompt_embeds is not None and negative_prompt_embeds is not None and prompt_mask is None
         if prompt_embeds is None:
             prompts = [prompt] if isinstance(prompt, str) else list(prompt)
             texts = [p.lower().strip() for p in prompts]  # the pipeline does not clean_caption
@@ -42,7 +47,7 @@ class VideoGenPipeline:
             prompt_embeds = self._encode(ids, mask)
         else:
             prompt_embeds = np.asarray(prompt_embeds, dtype=np.float32)
-            mask = np.ones(prompt_embeds.shape[:2], np.int32)
+            mask = np.ones(prompt_embeds.shape[:2], np.int32) if prompt_mask is None else np.asarray(prompt_mask)
         batch, seq_len = prompt_embeds.shape[:2]
         prompt_embeds = np.repeat(prompt_embeds, num_images_per_prompt, axis=0)
         mask = np.repeat(mask, num_images_per_prompt, axis=0)
@@ -50,7 +55,10 @@ class VideoGenPipeline:
             ids, neg_mask = self._tokenize([negative_prompt.lower().strip()] * batch, seq_len)
             negative_prompt_embeds = self._encode(ids, neg_mask)
         if do_classifier_free_guidance:
-            negative_prompt_embeds = np.repeat(np.asarray(negative_prompt_embeds, np.float32), num_images_per_prompt, 0)
+            negative_prompt_embeds = np.asarray(negative_prompt_embeds, np.float32)
+            if negative_prompt_embeds.shape[0] != batch:  # a cache stores the negative prompt once
+                negative_prompt_embeds = np.repeat(negative_prompt_embeds[:1], batch, axis=0)
+            negative_prompt_embeds = np.repeat(negative_prompt_embeds, num_images_per_prompt, 0)
         if mask_feature and not provided:
             prompt_embeds, keep = mask_text_embeddings(prompt_embeds, mask)
             if negative_prompt_embeds is not None:

@@ -75,3 +75,18 @@ def test_every_sampler_runs_through_the_script(tmp_path, tiny_t2v_models):
         assert result.returncode == 0, result.stderr
         (npy,) = [f for f in os.listdir(run_dir_of(tmp_path / method)) if f.endswith(".npy")]
         assert np.isfinite(np.load(os.path.join(run_dir_of(tmp_path / method), npy))).all()
+
+
+def test_text_embed_cache_equals_online_t5(tmp_path, tiny_t2v_models):
+    cache = tmp_path / "prompts.npz"
+    made = run_script(["infer_t5.py", "--captions", "A red fox runs.", "--t5_max_length", "300", "--clean_caption",
+                       "False", "--t5_model_dir", tiny_t2v_models["t5"], "--output_path", str(cache)])
+    assert made.returncode == 0, made.stderr
+    online = run_script(t2v_args(tiny_t2v_models, tmp_path / "on", "--captions", "A red fox runs.", "--save_latents"))
+    cached = run_script(t2v_args(tiny_t2v_models, tmp_path / "off", "--text_embed_cache", str(cache), "--t5_model_dir",
+                                 "no/such/dir", "--save_latents"))
+    assert online.returncode == 0 and cached.returncode == 0, cached.stderr
+    assert "no T5 run" in cached.stdout
+    name = "000-A red fox runs.npy"
+    np.testing.assert_allclose(np.load(os.path.join(run_dir_of(tmp_path / "on"), name)),
+                               np.load(os.path.join(run_dir_of(tmp_path / "off"), name)), atol=1e-5)

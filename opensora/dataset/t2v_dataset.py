@@ -1,0 +1,92 @@
+"""Video + cached-T5 training samples for LatteT2V (webvid csv or PKU json annotations).
+
+A sample: video (3, T, H, W) in [-1, 1]; with `use_image_num` n > 0 also n frames of the same video as images
+(3, n, H, W) and the caption repeated: text (1+n, L, D), mask (1+n, L) -- the original's joint training.
+"""
+
+import os
+
+import numpy as np
+
+from ..utils.errors import UserError
+from ..utils.logger import get_logger
+from .annotations import embedding_path, read_annotations
+from .video_io import (
+    VideoReadError,
+    check_causal_num_frames,
+    count_frames,
+    frames_to_tensor,
+    preprocess_frames,
+    read_video_clip,
+)
+
+
+def video_file(video_folder, video):
+    path = os.path.join(video_folder, video)
+    return path if os.path.splitext(path)[1] else path + ".mp4"
+
+
+class TextVideoDataset:
+    def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
+                 video_column="video", caption_column="caption", flip=False, use_image_num=0, rank=0, world_size=1,
+                 max_bad_samples=20):
+        check_causal_num_frames(num_frames)
+        rows = read_annotations(data_file_path, video_column, caption_column)
+        self.items = [(video_file(video_folder, v), embedding_path(text_embed_folder, v)) for v, _ in rows]
+        self.items = self.items[rank::world_size]  # this rank's shard
+        if not self.items:
+            raise UserError(f"{data_file_path}: no rows for rank {rank} of {world_size}")
+        self.num_frames, self.frame_stride, self.image_size = num_frames, frame_stride, image_size
+        self.flip, self.use_image_num = flip, use_image_num
+        self.max_bad_samples, self.bad_samples = max_bad_samples, 0
+
+    def __len__(self):
+        return len(self.items)
+
+    def preflight(self):
+        """Every video and embedding file must exist before training starts; list what is missing."""
+        missing_video = [v for v, _ in self.items if not os.path.isfile(v)]
+        missing_text = [e for _, e in self.items if not os.path.isfile(e)]
+        for label, missing, fix in (("videos", missing_video, "check --video_folder"),
+                                    ("text embeddings", missing_text, "run infer_t5.py or check --text_embed_folder")):
+            if missing:
+                raise UserError(f"{len(missing)} of {len(self.items)} {label} missing (e.g. {missing[0]}); {fix}")
+
+    def _load(self, index, rng):
+        video_path, emb_path = self.items[index]
+        frames = read_video_clip(video_path, self.num_frames, self.frame_stride, start="random", rng=rng)
+        flip = bool(self.flip and rng.random() < 0.5)
+        video = frames_to_tensor(preprocess_frames(frames, self.image_size, self.image_size, "center", flip))
+        emb = np.load(emb_path)
+        text, mask = emb["text_emb"].astype(np.float32), emb["mask"].astype(np.int32)
+        sample = {"video": video, "text": text, "mask": mask}
+        if self.use_image_num:
+            total = count_frames(video_path)
+            picks = np.sort(rng.choice(total, size=self.use_image_num, replace=total < self.use_image_num))
+            images = np.concatenate([read_video_clip(video_path, 1, 1, start=int(i)) for i in picks])
+            sample["images"] = frames_to_tensor(preprocess_frames(images, self.image_size, self.image_size, "center",
+                                                                  flip))
+            sample["text"] = np.repeat(text[None], 1 + self.use_image_num, axis=0)
+            sample["mask"] = np.repeat(mask[None], 1 + self.use_image_num, axis=0)
+        return sample
+
+    def get(self, index, rng):
+        """A sample; an unreadable or short video is skipped (the next one is used), up to `max_bad_samples`."""
+        for offset in range(len(self.items)):
+            i = (index + offset) % len(self.items)
+            try:
+                return self._load(i, rng)
+            except (VideoReadError, OSError, KeyError, ValueError) as err:
+                self.bad_samples += 1
+                get_logger().warning(f"skipping sample {i} ({self.bad_samples} skipped so far): {err}")
+                if self.bad_samples > self.max_bad_samples:
+                    raise UserError(f"more than {self.max_bad_samples} unreadable samples; last: {err}") from err
+        raise UserError("no readable sample in the dataset")
+
+    def batches(self, batch_size, rng):
+        """Endless stream of stacked batches in a fresh shuffled order each epoch (all from `rng`)."""
+        while True:
+            order = rng.permutation(len(self.items))
+            for start in range(0, len(order) - batch_size + 1, batch_size):
+                samples = [self.get(int(i), rng) for i in order[start:start + batch_size]]
+                yield {k: np.stack([s[k] for s in samples]) for k in samples[0]}

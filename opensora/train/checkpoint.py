@@ -1,0 +1,68 @@
+"""Training checkpoints: one folder per save, written under a temporary name and renamed (atomic), the last K
+kept. `model.ckpt` alone is loadable as pretrained weights; `train_state.ckpt` + `train_state.json` hold the
+optimizer, EMA, loss scale, step and RNG state for an exact --resume."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+from ..models.checkpoint import read_state_dict, save_state
+from ..utils.errors import UserError
+
+PREFIX = "step_"
+
+
+def save_training_state(ckpt_dir, step, model_state, train_tensors, meta, keep=10):
+    os.makedirs(ckpt_dir, exist_ok=True)
+    final = os.path.join(ckpt_dir, f"{PREFIX}{step:08d}")
+    tmp = os.path.join(ckpt_dir, f".tmp_{PREFIX}{step:08d}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    save_state(model_state, os.path.join(tmp, "model.ckpt"))
+    save_state(train_tensors, os.path.join(tmp, "train_state.ckpt"))
+    with open(os.path.join(tmp, "train_state.json"), "w") as f:
+        json.dump({**meta, "step": step}, f)
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(tmp, final)  # the checkpoint exists whole or not at all
+    for old in list_checkpoints(ckpt_dir)[:-keep] if keep else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(ckpt_dir):
+    if not os.path.isdir(ckpt_dir):
+        return []
+    names = sorted(n for n in os.listdir(ckpt_dir) if n.startswith(PREFIX))
+    return [os.path.join(ckpt_dir, n) for n in names
+            if os.path.isfile(os.path.join(ckpt_dir, n, "train_state.json"))]
+
+
+def resolve_resume(resume, ckpt_dir):
+    """`--resume True` -> the latest checkpoint in the run's ckpt folder; a path -> that checkpoint folder."""
+    if str(resume).lower() in ("true", "1", "yes"):
+        found = list_checkpoints(ckpt_dir)
+        if not found:
+            raise UserError(f"--resume: no checkpoint in {ckpt_dir} (nothing to resume)")
+        return found[-1]
+    if not os.path.isfile(os.path.join(resume, "train_state.json")):
+        raise UserError(f"--resume {resume}: not a training checkpoint folder (needs train_state.json)")
+    return resume
+
+
+def load_training_state(folder):
+    with open(os.path.join(folder, "train_state.json")) as f:
+        meta = json.load(f)
+    return read_state_dict(os.path.join(folder, "model.ckpt")), read_state_dict(
+        os.path.join(folder, "train_state.ckpt")), meta
+
+
+def rng_state(rng):
+    return rng.bit_generator.state
+
+
+def restore_rng(state):
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    return rng

@@ -1,0 +1,44 @@
+"""LatteT2V training objective: frozen VAE latents (sampled posterior x 0.18215), t ~ U[0, 1000), IDDPM loss
+(mse + vb with learned sigma), averaged over the batch -- as the original train_t2v.py."""
+
+import mindspore as ms
+import numpy as np
+
+
+class DiffusionTrainingTask:
+    def __init__(self, latte, vae, diffusion, scale_factor=0.18215, use_image_num=0, dtype=ms.float32):
+        self.latte, self.vae, self.diffusion = latte, vae, diffusion
+        self.scale_factor, self.use_image_num, self.dtype = scale_factor, use_image_num, dtype
+
+    def encode(self, batch, rng):
+        """Videos (and images, each as a 1-frame clip) -> latents (B, 4, T' [+ n], h, w), outside the gradient."""
+        latents = self._encode(batch["video"], rng)
+        if self.use_image_num:
+            images = batch["images"]  # (B, 3, n, H, W)
+            b, c, n, h, w = images.shape
+            clips = images.transpose(0, 2, 1, 3, 4).reshape(b * n, c, 1, h, w)
+            img_lat = self._encode(clips, rng)  # (B*n, 4, 1, h/8, w/8)
+            img_lat = img_lat[:, :, 0].reshape(b, n, *img_lat.shape[1:2], *img_lat.shape[3:])  # (B, n, 4, h, w)
+            latents = np.concatenate([latents, img_lat.transpose(0, 2, 1, 3, 4)], axis=2)  # frames, then images
+        return latents
+
+    def _encode(self, video, rng):
+        vae_dtype = self.vae.encoder.conv_in.conv.weight.dtype
+        posterior = self.vae.encode(ms.Tensor(video, vae_dtype))
+        noise = rng.standard_normal(posterior.mean.shape).astype(np.float32)
+        sample = posterior.sample(ms.Tensor(noise, posterior.mean.dtype))  # the training wrapper samples
+        return sample.astype(ms.float32).asnumpy() * np.float32(self.scale_factor)
+
+    def draw(self, latents, rng):
+        """Per-step randomness, drawn on the host so that a resumed run repeats it exactly."""
+        t = rng.integers(0, self.diffusion.num_timesteps, size=latents.shape[0])
+        noise = rng.standard_normal(latents.shape).astype(np.float32)
+        return t.astype(np.int32), noise
+
+    def loss(self, latents, t, noise, text, mask):
+        """Mean IDDPM loss; differentiable w.r.t. the transformer's parameters."""
+        terms = self.diffusion.training_losses(
+            self.latte, latents, t, noise=noise,
+            model_kwargs={"encoder_hidden_states": text, "encoder_attention_mask": mask,
+                          "use_image_num": self.use_image_num})
+        return terms["loss"].mean()

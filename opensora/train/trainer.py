@@ -1,0 +1,92 @@
+"""One training step with the original's options: loss scaling (static or dynamic, overflowed steps skipped),
+gradient accumulation, global-norm clipping, AdamW with per-step LR, and EMA."""
+
+import mindspore as ms
+import numpy as np
+from mindspore import Parameter, ops
+
+
+class LossScaler:
+    """Dynamic: halve on overflow (the step is skipped), double after `window` good steps. Static: factor 1."""
+
+    def __init__(self, init_scale=1.0, dynamic=False, factor=2.0, window=2000):
+        self.scale, self.dynamic, self.factor, self.window = float(init_scale), dynamic, factor, window
+        self.good_steps = 0
+
+    def update(self, overflow):
+        if not self.dynamic:
+            return
+        if overflow:
+            self.scale = max(self.scale / self.factor, 1.0)
+            self.good_steps = 0
+        else:
+            self.good_steps += 1
+            if self.good_steps >= self.window:
+                self.scale *= self.factor
+                self.good_steps = 0
+
+
+class EMA:
+    """Exponential moving average of the trainable weights (decay 0.9999 in the original)."""
+
+    def __init__(self, params, decay=0.9999):
+        self.decay = decay
+        self.shadow = [Parameter(p.copy(), name=f"ema.{p.name}", requires_grad=False) for p in params]
+        self.params = params
+
+    def update(self):
+        for s, p in zip(self.shadow, self.params):
+            s.set_data(s * self.decay + p * (1 - self.decay))
+
+
+class Trainer:
+    """Args:
+        loss_fn: callable(*inputs) -> scalar loss Tensor (the network with its loss).
+        params: the trainable Parameters; optimizer: `AdamW` over them.
+    """
+
+    def __init__(self, loss_fn, params, optimizer, scaler=None, clip_grad=False, max_grad_norm=1.0,
+                 accumulation_steps=1, ema=None, grad_reducer=None):
+        self.loss_fn, self.params, self.optimizer = loss_fn, list(params), optimizer
+        self.scaler = scaler or LossScaler()
+        self.clip_grad, self.max_grad_norm = clip_grad, max_grad_norm
+        self.accumulation_steps, self.ema = accumulation_steps, ema
+        self.grad_reducer = grad_reducer  # data-parallel gradient mean, when distributed
+        self._accum, self._micro = None, 0
+
+        def scaled_loss(scale, *inputs):
+            loss = self.loss_fn(*inputs)
+            return loss * scale, loss
+
+        self._grad_fn = ms.value_and_grad(scaled_loss, None, self.params, has_aux=True)
+
+    def step(self, lr, *inputs):
+        """One micro-batch; the optimizer steps every `accumulation_steps` calls. Returns a log dict."""
+        scale = ms.Tensor(self.scaler.scale, ms.float32)
+        (_, loss), grads = self._grad_fn(scale, *inputs)
+        grads = [g / scale for g in grads]
+        if self.grad_reducer is not None:
+            grads = self.grad_reducer(grads)
+        self._accum = grads if self._accum is None else [a + g for a, g in zip(self._accum, grads)]
+        self._micro += 1
+        info = {"loss": float(loss.asnumpy()), "lr": lr, "loss_scale": self.scaler.scale, "updated": False}
+        if self._micro < self.accumulation_steps:
+            return info
+        grads = [g / self.accumulation_steps for g in self._accum]
+        self._accum, self._micro = None, 0
+        overflow = not all(bool(ops.isfinite(g).all()) for g in grads)
+        info["overflow"] = overflow
+        self.scaler.update(overflow)
+        if overflow:  # skip the update; the scaler lowered the scale
+            return info
+        norm = float(np.sqrt(sum(float(ops.square(g.astype(ms.float32)).sum()) for g in grads)))
+        info["grad_norm"] = norm
+        if self.clip_grad and norm > self.max_grad_norm:
+            factor = self.max_grad_norm / (norm + 1e-6)
+            grads = [g * factor for g in grads]
+        self.optimizer.lr = lr
+        self.optimizer(grads)
+        if self.ema is not None:
+            self.ema.update()
+        info["updated"] = True
+        return info
