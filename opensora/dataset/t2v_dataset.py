@@ -83,10 +83,10 @@ class TextVideoDataset:
                     raise UserError(f"more than {self.max_bad_samples} unreadable samples; last: {err}") from err
         raise UserError("no readable sample in the dataset")
 
-    def batches(self, batch_size, rng):
-        """Endless stream of stacked batches in a fresh shuffled order each epoch (all from `rng`)."""
-        while True:
-            order = rng.permutation(len(self.items))
-            for start in range(0, len(order) - batch_size + 1, batch_size):
-                samples = [self.get(int(i), rng) for i in order[start:start + batch_size]]
-                yield {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+    def epoch_order(self, epoch, seed):
+        """The shuffled sample order of an epoch: a function of (seed, epoch) only, so a resume can rebuild it."""
+        return np.random.default_rng([seed, epoch]).permutation(len(self.items))
+
+    def batch(self, indices, rng):
+        samples = [self.get(int(i), rng) for i in indices]
+        return {k: np.stack([s[k] for s in samples]) for k in samples[0]}

@@ -1,0 +1,157 @@
+"""train_diffusion.py on a tiny stack: real bundled clips, cached tiny-T5 embeddings, tiny VAE and LatteT2V."""
+
+import argparse
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from conftest import CLIPS, fixture_path, run_script
+
+from opensora.models.checkpoint import read_state_dict
+from opensora.utils.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Two real clips, their T5 embeddings (infer_t5.py), a LatteT2V config for 5 frames at 32x32."""
+    root = tmp_path_factory.mktemp("t2v_data")
+    (root / "clips").mkdir()
+    for name in ("bikes.mp4", "bigbuckbunny.mp4"):
+        shutil.copy(os.path.join(CLIPS, name), root / "clips" / name)
+    (root / "ann.csv").write_text("video,caption\nclips/bikes.mp4,people ride bikes\n"
+                                  "clips/bigbuckbunny.mp4,a big bunny in a forest\n")
+    made = run_script(["infer_t5.py", "--data_file_path", str(root / "ann.csv"), "--t5_model_dir",
+                       fixture_path("t5_tiny", "hf"), "--t5_max_length", "16"])
+    assert made.returncode == 0, made.stderr
+    config = json.load(open(fixture_path("latte_tiny", "config.json")))
+    config.update(caption_channels=64, sample_size=[4, 4], video_length=2)
+    (root / "latte.json").write_text(json.dumps(config))
+    return root
+
+
+def train_args(data, out, *extra):
+    return ["train_diffusion.py", "--data_file_path", str(data / "ann.csv"), "--video_folder", str(data),
+            "--text_embed_folder", str(data), "--model_config", str(data / "latte.json"), "--vae_config",
+            fixture_path("causalvae_tiny"), "--vae_checkpoint", "", "--image_size", "32", "--num_frames", "5",
+            "--batch_size", "2", "--start_learning_rate", "1e-3", "--output_path", str(out), *extra]
+
+
+def weights(out, step):
+    return read_state_dict(os.path.join(out, "ckpt", f"step_{step:08d}", "model.ckpt"))
+
+
+def test_steps_change_weights_and_resume_is_exact(tmp_path, data):
+    straight = run_script(train_args(data, tmp_path / "a", "--train_steps", "4", "--ckpt_save_interval", "2",
+                                     "--use_ema", "--clip_grad"))
+    assert straight.returncode == 0, straight.stderr
+    summary = json.load(open(tmp_path / "a" / "summary.json"))
+    assert summary["steps"] == 4 and np.isfinite(summary["final_loss"])
+    w2, w4 = weights(tmp_path / "a", 2), weights(tmp_path / "a", 4)
+    assert any(not np.array_equal(w2[k], w4[k]) for k in w2)  # training changes the weights
+    first = run_script(train_args(data, tmp_path / "b", "--train_steps", "2", "--ckpt_save_interval", "2",
+                                  "--use_ema", "--clip_grad"))
+    assert first.returncode == 0, first.stderr
+    resumed = run_script(train_args(data, tmp_path / "b", "--train_steps", "4", "--ckpt_save_interval", "2",
+                                    "--use_ema", "--clip_grad", "--resume", "True"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout
+    b4 = weights(tmp_path / "b", 4)
+    for k in w4:
+        np.testing.assert_array_equal(w4[k], b4[k], err_msg=k)
+    ema_a = read_state_dict(str(tmp_path / "a" / "ckpt" / "step_00000004" / "train_state.ckpt"))
+    ema_b = read_state_dict(str(tmp_path / "b" / "ckpt" / "step_00000004" / "train_state.ckpt"))
+    for k in ema_a:
+        np.testing.assert_array_equal(ema_a[k], ema_b[k], err_msg=k)
+
+
+def make_run(data, out, **overrides):
+    from opensora.train.t2v_setup import T2VTraining
+    from opensora.utils.config import parse_args
+    from train_diffusion import build_parser
+
+    args = parse_args(build_parser(), train_args(data, out)[1:])
+    vars(args).update(overrides)
+    return T2VTraining(args)
+
+
+def test_ten_steps_on_one_batch_lower_its_loss(tmp_path, data):
+    import mindspore as ms
+
+    run = make_run(data, tmp_path / "o", batch_size=1)
+    rng = np.random.default_rng(0)
+    batch = run.dataset.batch([0], rng)
+    latents = run.task.encode(batch, rng)
+    t, noise = np.array([300], np.int32), rng.standard_normal(latents.shape).astype(np.float32)
+    inputs = (ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]), ms.Tensor(batch["mask"]))
+    before = float(run.task.loss(*inputs).asnumpy())
+    for _ in range(10):
+        run.trainer.step(1e-3, *inputs)
+    after = float(run.task.loss(*inputs).asnumpy())
+    assert after < 0.8 * before, (before, after)
+
+
+def test_image_joint_batches(tmp_path, data):
+    import mindspore as ms
+
+    run = make_run(data, tmp_path / "j", use_image_num=2)
+    run.latte.set_train(True)
+    batch = run.next_batch()
+    assert batch["video"].shape == (2, 3, 5, 32, 32) and batch["images"].shape == (2, 3, 2, 32, 32)
+    assert batch["text"].shape == (2, 3, 16, 64) and batch["mask"].shape == (2, 3, 16)
+    np.testing.assert_array_equal(batch["text"][:, 0], batch["text"][:, 2])  # captions repeated for the images
+    latents = run.task.encode(batch, run.rng)
+    assert latents.shape == (2, 4, 2 + 2, 4, 4)  # 2 latent video frames + 2 image latents
+    info = run.train_step()
+    assert np.isfinite(info["loss"])
+    _ = ms
+
+
+def test_overflow_step_is_skipped_and_scale_lowered(tmp_path, data):
+    """A non-finite loss (as fp16 overflow produces) skips the update and halves the dynamic loss scale."""
+    import mindspore as ms
+
+    run = make_run(data, tmp_path / "f")
+    trainer = run.trainer
+    trainer.scaler.dynamic, trainer.scaler.scale = True, 1024.0
+    before = {p.name: p.asnumpy().copy() for p in trainer.params}
+    batch = run.next_batch()
+    latents = run.task.encode(batch, run.rng)
+    t, noise = run.task.draw(latents, run.rng)
+    noise[0, 0, 0, 0, 0] = np.inf
+    info = trainer.step(1e-3, ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]),
+                        ms.Tensor(batch["mask"]))
+    assert info["overflow"] and not info["updated"] and trainer.scaler.scale == 512.0
+    assert all(np.array_equal(before[p.name], p.asnumpy()) for p in trainer.params)
+
+
+@pytest.mark.parametrize("case", ["empty", "missing_video", "missing_embedding", "short", "column"])
+def test_dataset_errors(tmp_path, data, case):
+    ann = tmp_path / "ann.csv"
+    text = {"empty": "video,caption\n", "missing_video": "video,caption\nclips/nope.mp4,x\n",
+            "missing_embedding": "video,caption\nclips/bikes.mp4,x\nclips/other.mp4,y\n",
+            "short": "video,caption\nclips/bikes.mp4,x\n", "column": "path,caption\nclips/bikes.mp4,x\n"}[case]
+    ann.write_text(text)
+    if case == "missing_embedding":
+        shutil.copy(data / "clips" / "bikes.mp4", data / "clips" / "other.mp4")
+    extra = ["--num_frames", "65"] if case == "short" else []
+    args = train_args(data, tmp_path / "o", "--train_steps", "1", *extra)
+    args[args.index("--data_file_path") + 1] = str(ann)
+    result = run_script(args)
+    expected = {"empty": "no rows", "missing_video": "1 of 1 videos missing", "missing_embedding":
+                "1 of 2 text embeddings missing", "short": "do not match the model", "column": "no column 'video'"}[case]
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    if case == "missing_embedding":
+        os.remove(data / "clips" / "other.mp4")
+
+
+def test_short_video_is_skipped_with_a_counter(tmp_path, data):
+    from opensora.dataset.t2v_dataset import TextVideoDataset
+
+    ds = TextVideoDataset(str(data / "ann.csv"), str(data), str(data), num_frames=17, frame_stride=3,
+                          image_size=32, max_bad_samples=1)
+    with pytest.raises(UserError, match="more than 1 unreadable samples"):
+        ds.get(0, np.random.default_rng(0))
+    assert ds.bad_samples == 2
+    _ = argparse

@@ -1,0 +1,125 @@
+"""Train LatteT2V on videos with cached T5 embeddings (Open-Sora-Plan v1.0.0 train_t2v.py).
+
+    python train_diffusion.py --config configs/diffusion/training/latte_17x256x256_122.yaml \
+        --data_file_path datasets/webvid5/video_caption.csv --video_folder datasets/webvid5 \
+        --text_embed_folder datasets/webvid5
+
+Frozen causal VAE -> latents x 0.18215 (sampled posterior); t ~ U[0, 1000); IDDPM loss (mse + vb); AdamW.
+Checkpoints go to <output_path>/ckpt/step_XXXXXXXX/ (atomic, last --ckpt_max_keep kept); --resume continues
+exactly (weights, optimizer, EMA, loss scale, step and data/noise RNG).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
+from opensora.utils.errors import UserError, run_main
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_flags(p)
+    # data
+    p.add_argument("--data_file_path", default="", help="annotation .csv (video,caption) or PKU .json")
+    p.add_argument("--video_folder", default="")
+    p.add_argument("--text_embed_folder", default="", help="npz files written by infer_t5.py")
+    p.add_argument("--vae_latent_folder", default="", help="not supported yet: latents are computed on the fly")
+    p.add_argument("--video_column", default="video")
+    p.add_argument("--caption_column", default="caption")
+    add_bool_flag(p, "--filter_nonexistent", False, "accepted; missing files are reported before training instead")
+    add_bool_flag(p, "--disable_flip", True, "no random horizontal flip")
+    p.add_argument("--num_frames", type=int, default=17)
+    p.add_argument("--frame_stride", type=int, default=1)
+    p.add_argument("--image_size", type=int, default=256)
+    p.add_argument("--use_image_num", type=int, default=0, help="images per video for joint image-video training")
+    # model
+    p.add_argument("--model_version", default="LatteT2V-XL/122")
+    p.add_argument("--model_config", default="", help="LatteT2V config.json (default: LatteT2V-XL/122 derived from "
+                   "--image_size and --num_frames)")
+    p.add_argument("--pretrained_model_path", default="", help="weights to start from (converted t2v.ckpt, a stage)")
+    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml")
+    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt")
+    p.add_argument("--sd_scale_factor", type=float, default=0.18215)
+    add_bool_flag(p, "--enable_flash_attention", False, "Ascend only")
+    add_bool_flag(p, "--use_recompute", False, "per-block recompute (the original's --gradient_checkpointing)")
+    p.add_argument("--dtype", default="fp32", help="fp32 | fp16")
+    p.add_argument("--amp_level", default="O2", help="accepted for compatibility")
+    # optimisation
+    p.add_argument("--optim", default="adamw", choices=["adamw", "adam"])
+    p.add_argument("--betas", type=float, nargs=2, default=[0.9, 0.999])
+    p.add_argument("--optim_eps", type=float, default=1e-8)
+    p.add_argument("--weight_decay", type=float, default=1e-2)
+    p.add_argument("--scheduler", default="constant", choices=["constant", "cosine_decay"])
+    p.add_argument("--start_learning_rate", type=float, default=2e-5)
+    p.add_argument("--end_learning_rate", type=float, default=2e-5)
+    p.add_argument("--warmup_steps", type=int, default=0)
+    p.add_argument("--batch_size", type=int, default=1)
+    p.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--train_steps", type=int, default=0, help="optimizer steps to run (overrides --epochs when > 0)")
+    p.add_argument("--init_loss_scale", type=float, default=1.0)
+    p.add_argument("--loss_scale_factor", type=float, default=2.0)
+    p.add_argument("--scale_window", type=int, default=2000)
+    add_bool_flag(p, "--clip_grad", False, "clip the gradient global norm to --max_grad_norm")
+    p.add_argument("--max_grad_norm", type=float, default=1.0)
+    add_bool_flag(p, "--use_ema", False, "keep an EMA of the weights (saved as ema.* in train_state)")
+    p.add_argument("--ema_decay", type=float, default=0.9999)
+    # run
+    p.add_argument("--output_path", default="outputs/latte_train")
+    p.add_argument("--ckpt_save_interval", type=int, default=100, help="save every N optimizer steps")
+    p.add_argument("--ckpt_max_keep", type=int, default=10)
+    p.add_argument("--log_interval", type=int, default=1)
+    p.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
+    p.add_argument("--seed", type=int, default=3407)
+    add_bool_flag(p, "--use_parallel", False, "data-parallel over msrun workers (not implemented yet)")
+    return p
+
+
+def main(argv):
+    # 1. config
+    args = parse_args(build_parser(), argv)
+    if args.use_parallel:
+        raise UserError("--use_parallel: data-parallel training is not implemented yet; run on one device")
+    if args.vae_latent_folder:
+        raise UserError("--vae_latent_folder: cached latents are not supported yet; drop the flag")
+    from opensora.train.t2v_setup import T2VTraining
+
+    run = T2VTraining(args)  # checks data, builds models, restores state
+    logger = run.logger
+    save_config(args, args.output_path)
+
+    # 2. train
+    from tqdm import tqdm
+
+    start, last = time.time(), {}
+    bar = tqdm(total=run.total_steps, initial=run.step, desc="train", unit="step")
+    while run.step < run.total_steps:
+        info = run.train_step()
+        if not info["updated"]:
+            if info.get("overflow"):
+                logger.warning(f"step {run.step}: overflow, update skipped, loss scale -> {run.trainer.scaler.scale}")
+            continue
+        bar.update(1)
+        last = info
+        if run.step % args.log_interval == 0:
+            logger.info(f"step {run.step}: loss {info['loss']:.5f} lr {info['lr']:.3g} grad_norm "
+                        f"{info.get('grad_norm', 0):.4f} loss_scale {info['loss_scale']:g}")
+        if run.step % args.ckpt_save_interval == 0 or run.step == run.total_steps:
+            path = run.save()
+            logger.info(f"saved {path}")
+    bar.close()
+
+    # 3. summary
+    summary = {"steps": run.step, "final_loss": last.get("loss"), "seconds": round(time.time() - start, 1),
+               "skipped_samples": run.dataset.bad_samples, "output": args.output_path}
+    with open(os.path.join(args.output_path, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    logger.info(f"done: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
