@@ -15,6 +15,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
 from opensora.utils.errors import UserError, run_main
 
@@ -74,28 +76,27 @@ def build_parser():
     p.add_argument("--log_interval", type=int, default=1)
     p.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
     p.add_argument("--seed", type=int, default=3407)
-    add_bool_flag(p, "--use_parallel", False, "data-parallel over msrun workers (not implemented yet)")
+    add_bool_flag(p, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
     return p
 
 
 def main(argv):
     # 1. config
     args = parse_args(build_parser(), argv)
-    if args.use_parallel:
-        raise UserError("--use_parallel: data-parallel training is not implemented yet; run on one device")
     if args.vae_latent_folder:
         raise UserError("--vae_latent_folder: cached latents are not supported yet; drop the flag")
     from opensora.train.t2v_setup import T2VTraining
 
     run = T2VTraining(args)  # checks data, builds models, restores state
     logger = run.logger
-    save_config(args, args.output_path)
+    if run.rank == 0:
+        save_config(args, args.output_path)
 
     # 2. train
     from tqdm import tqdm
 
     start, last = time.time(), {}
-    bar = tqdm(total=run.total_steps, initial=run.step, desc="train", unit="step")
+    bar = tqdm(total=run.total_steps, initial=run.step, desc="train", unit="step", disable=run.rank != 0)
     while run.step < run.total_steps:
         info = run.train_step()
         if not info["updated"]:
@@ -109,13 +110,16 @@ def main(argv):
                         f"{info.get('grad_norm', 0):.4f} loss_scale {info['loss_scale']:g}")
         if run.step % args.ckpt_save_interval == 0 or run.step == run.total_steps:
             path = run.save()
-            logger.info(f"saved {path}")
+            if path:
+                logger.info(f"saved {path}")
     bar.close()
 
     # 3. summary
     summary = {"steps": run.step, "final_loss": last.get("loss"), "seconds": round(time.time() - start, 1),
                "skipped_samples": run.dataset.bad_samples, "output": args.output_path}
-    with open(os.path.join(args.output_path, "summary.json"), "w") as f:
+    summary["weights_checksum"] = float(sum(np.abs(p.asnumpy().astype(np.float64)).sum() for p in run.trainer.params))
+    name = "summary.json" if run.rank == 0 else f"summary_rank{run.rank}.json"  # every rank: same weights?
+    with open(os.path.join(args.output_path, name), "w") as f:
         json.dump(summary, f, indent=2)
     logger.info(f"done: {summary}")
     return 0

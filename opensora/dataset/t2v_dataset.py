@@ -28,14 +28,13 @@ def video_file(video_folder, video):
 
 class TextVideoDataset:
     def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
-                 video_column="video", caption_column="caption", flip=False, use_image_num=0, rank=0, world_size=1,
+                 video_column="video", caption_column="caption", flip=False, use_image_num=0, world_size=1,
                  max_bad_samples=20):
         check_causal_num_frames(num_frames)
         rows = read_annotations(data_file_path, video_column, caption_column)
         self.items = [(video_file(video_folder, v), embedding_path(text_embed_folder, v)) for v, _ in rows]
-        self.items = self.items[rank::world_size]  # this rank's shard
-        if not self.items:
-            raise UserError(f"{data_file_path}: no rows for rank {rank} of {world_size}")
+        if len(self.items) < world_size:
+            raise UserError(f"{data_file_path}: {len(self.items)} rows for {world_size} ranks")
         self.num_frames, self.frame_stride, self.image_size = num_frames, frame_stride, image_size
         self.flip, self.use_image_num = flip, use_image_num
         self.max_bad_samples, self.bad_samples = max_bad_samples, 0
@@ -87,6 +86,7 @@ class TextVideoDataset:
         """The shuffled sample order of an epoch: a function of (seed, epoch) only, so a resume can rebuild it."""
         return np.random.default_rng([seed, epoch]).permutation(len(self.items))
 
-    def batch(self, indices, rng):
-        samples = [self.get(int(i), rng) for i in indices]
+    def batch(self, indices, rngs):
+        """Stacked samples; sample k draws its clip start, flip and image frames from rngs[k]."""
+        samples = [self.get(int(i), rng) for i, rng in zip(indices, rngs)]
         return {k: np.stack([s[k] for s in samples]) for k in samples[0]}

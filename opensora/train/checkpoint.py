@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 
-import numpy as np
-
 from ..models.checkpoint import read_state_dict, save_state
 from ..utils.errors import UserError
 
@@ -56,13 +54,3 @@ def load_training_state(folder):
         meta = json.load(f)
     return read_state_dict(os.path.join(folder, "model.ckpt")), read_state_dict(
         os.path.join(folder, "train_state.ckpt")), meta
-
-
-def rng_state(rng):
-    return rng.bit_generator.state
-
-
-def restore_rng(state):
-    rng = np.random.default_rng()
-    rng.bit_generator.state = state
-    return rng

@@ -10,30 +10,33 @@ class DiffusionTrainingTask:
         self.latte, self.vae, self.diffusion = latte, vae, diffusion
         self.scale_factor, self.use_image_num, self.dtype = scale_factor, use_image_num, dtype
 
-    def encode(self, batch, rng):
-        """Videos (and images, each as a 1-frame clip) -> latents (B, 4, T' [+ n], h, w), outside the gradient."""
-        latents = self._encode(batch["video"], rng)
+    def encode(self, batch, rngs):
+        """Videos (and images, each as a 1-frame clip) -> latents (B, 4, T' [+ n], h, w), outside the gradient.
+
+        Sample k's posterior noise comes from rngs[k], so a sample's latents do not depend on its batch."""
+        latents = self._encode(batch["video"], rngs)
         if self.use_image_num:
             images = batch["images"]  # (B, 3, n, H, W)
             b, c, n, h, w = images.shape
             clips = images.transpose(0, 2, 1, 3, 4).reshape(b * n, c, 1, h, w)
-            img_lat = self._encode(clips, rng)  # (B*n, 4, 1, h/8, w/8)
+            img_lat = self._encode(clips, [r for r in rngs for _ in range(n)])  # (B*n, 4, 1, h/8, w/8)
             img_lat = img_lat[:, :, 0].reshape(b, n, *img_lat.shape[1:2], *img_lat.shape[3:])  # (B, n, 4, h, w)
             latents = np.concatenate([latents, img_lat.transpose(0, 2, 1, 3, 4)], axis=2)  # frames, then images
         return latents
 
-    def _encode(self, video, rng):
+    def _encode(self, video, rngs):
         vae_dtype = self.vae.encoder.conv_in.conv.weight.dtype
         posterior = self.vae.encode(ms.Tensor(video, vae_dtype))
-        noise = rng.standard_normal(posterior.mean.shape).astype(np.float32)
+        noise = np.stack([r.standard_normal(posterior.mean.shape[1:]) for r in rngs]).astype(np.float32)
         sample = posterior.sample(ms.Tensor(noise, posterior.mean.dtype))  # the training wrapper samples
         return sample.astype(ms.float32).asnumpy() * np.float32(self.scale_factor)
 
-    def draw(self, latents, rng):
-        """Per-step randomness, drawn on the host so that a resumed run repeats it exactly."""
-        t = rng.integers(0, self.diffusion.num_timesteps, size=latents.shape[0])
-        noise = rng.standard_normal(latents.shape).astype(np.float32)
-        return t.astype(np.int32), noise
+    def draw(self, latents, rngs):
+        """Per-sample t and noise, drawn on the host from the sample's own generator: a resumed or a
+        data-parallel run draws exactly what a single uninterrupted run draws."""
+        t = np.array([r.integers(0, self.diffusion.num_timesteps) for r in rngs], np.int32)
+        noise = np.stack([r.standard_normal(latents.shape[1:]) for r in rngs]).astype(np.float32)
+        return t, noise
 
     def loss(self, latents, t, noise, text, mask):
         """Mean IDDPM loss; differentiable w.r.t. the transformer's parameters."""

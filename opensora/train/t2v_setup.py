@@ -17,11 +17,13 @@ class T2VTraining:
         from ..diffusion import create_diffusion
         from ..utils.logger import setup_logger
         from ..utils.ms_utils import init_context, resolve_dtype
-        from .checkpoint import load_training_state, resolve_resume, restore_rng
+        from .checkpoint import load_training_state, resolve_resume
         from .diffusion_task import DiffusionTrainingTask
         from .lr_schedule import learning_rate  # noqa: F401  (validated below)
 
         self.args = args
+        init_context(args.mode, args.device_target, args.seed, args.debug)
+        self.rank, self.world_size = init_distributed(args.use_parallel)
         self.dtype = resolve_dtype(args.dtype, args.device_target)
         if args.scheduler not in ("constant", "cosine_decay"):
             raise UserError(f"--scheduler {args.scheduler}: use constant or cosine_decay")
@@ -31,21 +33,20 @@ class T2VTraining:
         self.dataset = TextVideoDataset(args.data_file_path, args.video_folder, args.text_embed_folder,
                                         args.num_frames, args.frame_stride, args.image_size, args.video_column,
                                         args.caption_column, flip=not args.disable_flip,
-                                        use_image_num=args.use_image_num)
+                                        use_image_num=args.use_image_num, world_size=self.world_size)
         self.dataset.preflight()
         os.makedirs(args.output_path, exist_ok=True)
-        self.logger = setup_logger(args.output_path)
+        self.logger = setup_logger(args.output_path, rank=self.rank)
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
-        init_context(args.mode, args.device_target, args.seed, args.debug)
 
         self.latte = self._build_latte()
         self.vae = self._build_vae()
         self.task = DiffusionTrainingTask(self.latte, self.vae, create_diffusion(""), args.sd_scale_factor,
                                           args.use_image_num, self.dtype)
         self.trainer = self._build_trainer()
-        self.rng = np.random.default_rng(args.seed)
         self.step, self.epoch, self.position = 0, 0, 0
-        steps_per_epoch = max(1, len(self.dataset) // args.batch_size // args.gradient_accumulation_steps)
+        self.global_batch = args.batch_size * self.world_size
+        steps_per_epoch = max(1, len(self.dataset) // self.global_batch // args.gradient_accumulation_steps)
         self.total_steps = args.train_steps or args.epochs * steps_per_epoch
         if args.resume:
             folder = resolve_resume(args.resume, self.ckpt_dir)
@@ -58,19 +59,26 @@ class T2VTraining:
                 for p in self.trainer.ema.shadow:
                     p.set_data(ms.Tensor(train_state[p.name]))
             self.trainer.scaler.scale, self.trainer.scaler.good_steps = meta["loss_scale"], meta["good_steps"]
-            self.rng, self.step = restore_rng(meta["rng"]), meta["step"]
+            self.step = meta["step"]
             self.epoch, self.position = meta["epoch"], meta["position"]
             self.logger.info(f"resumed from {folder} at step {self.step}")
-        if len(self.dataset) < args.batch_size:
-            raise UserError(f"--batch_size {args.batch_size} is larger than the dataset ({len(self.dataset)} samples)")
+        if len(self.dataset) < self.global_batch:
+            raise UserError(f"--batch_size {args.batch_size} x {self.world_size} ranks is larger than the dataset "
+                            f"({len(self.dataset)} samples)")
+        self.micro_step = 0
 
     def next_batch(self):
-        bs = self.args.batch_size
-        if self.position + bs > len(self.dataset):
+        """This rank's slice of the next global batch, with one generator per sample from (seed, position)."""
+        gb = self.global_batch
+        if self.position + gb > len(self.dataset):
             self.epoch, self.position = self.epoch + 1, 0
         order = self.dataset.epoch_order(self.epoch, self.args.seed)
-        batch = self.dataset.batch(order[self.position:self.position + bs], self.rng)
-        self.position += bs
+        start = self.position + self.rank * self.args.batch_size
+        indices = order[start:start + self.args.batch_size]
+        self.rngs = [np.random.default_rng([self.args.seed, self.epoch, self.position + self.rank * self.args.batch_size
+                                            + k]) for k in range(len(indices))]
+        batch = self.dataset.batch(indices, self.rngs)
+        self.position += gb
         return batch
 
     def _latte_config(self):
@@ -131,8 +139,13 @@ class T2VTraining:
         scaler = LossScaler(args.init_loss_scale, dynamic=self.dtype == ms.float16, factor=args.loss_scale_factor,
                             window=args.scale_window)
         ema = EMA(params, args.ema_decay) if args.use_ema else None
+        reducer = None
+        if self.world_size > 1:
+            from mindspore import nn
+
+            reducer = nn.DistributedGradReducer(params, mean=True, degree=self.world_size)
         return Trainer(self.task.loss, params, optimizer, scaler, args.clip_grad, args.max_grad_norm,
-                       args.gradient_accumulation_steps, ema)
+                       args.gradient_accumulation_steps, ema, grad_reducer=reducer)
 
     def train_step(self):
         """One micro-batch through the trainer; `self.step` counts optimizer updates."""
@@ -140,8 +153,8 @@ class T2VTraining:
 
         args = self.args
         batch = self.next_batch()
-        latents = self.task.encode(batch, self.rng)
-        t, noise = self.task.draw(latents, self.rng)
+        latents = self.task.encode(batch, self.rngs)
+        t, noise = self.task.draw(latents, self.rngs)
         lr = learning_rate(self.step, args.scheduler, args.start_learning_rate, args.end_learning_rate,
                            args.warmup_steps, self.total_steps)
         info = self.trainer.step(lr, ms.Tensor(latents, self.dtype), ms.Tensor(t), ms.Tensor(noise, self.dtype),
@@ -151,14 +164,34 @@ class T2VTraining:
         return info
 
     def save(self):
+        """Rank 0 writes (all ranks hold the same weights); other ranks return None."""
+        if self.rank != 0:
+            return None
         from ..models.checkpoint import net_state
-        from .checkpoint import rng_state, save_training_state
+        from .checkpoint import save_training_state
 
         trainer = self.trainer
         tensors = {k: v.asnumpy() for k, v in trainer.optimizer.state().items()}
         if trainer.ema is not None:
             tensors.update({p.name: p.asnumpy() for p in trainer.ema.shadow})
-        meta = {"loss_scale": trainer.scaler.scale, "good_steps": trainer.scaler.good_steps, "rng": rng_state(self.rng),
+        meta = {"loss_scale": trainer.scaler.scale, "good_steps": trainer.scaler.good_steps,
                 "epoch": self.epoch, "position": self.position}
         return save_training_state(self.ckpt_dir, self.step, net_state(self.latte), tensors, meta,
                                    keep=self.args.ckpt_max_keep)
+
+
+def init_distributed(use_parallel):
+    """(rank, world size); with --use_parallel, MindSpore's communication (hccl on Ascend, mccl on CPU) and
+    DATA_PARALLEL with gradient mean. Launch with msrun (see README)."""
+    if not use_parallel:
+        return 0, 1
+    from mindspore.communication import get_group_size, get_rank, init
+
+    try:
+        init()
+    except RuntimeError as err:
+        raise UserError(f"--use_parallel: cannot initialise communication ({str(err).splitlines()[0][:160]}); "
+                        "start with msrun --worker_num=N --local_worker_num=N, on a free --master_port") from err
+    rank, world = get_rank(), get_group_size()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
+    return rank, world

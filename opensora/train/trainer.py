@@ -66,7 +66,7 @@ class Trainer:
         (_, loss), grads = self._grad_fn(scale, *inputs)
         grads = [g / scale for g in grads]
         if self.grad_reducer is not None:
-            grads = self.grad_reducer(grads)
+            grads = list(self.grad_reducer(tuple(grads)))
         self._accum = grads if self._accum is None else [a + g for a, g in zip(self._accum, grads)]
         self._micro += 1
         info = {"loss": float(loss.asnumpy()), "lr": lr, "loss_scale": self.scaler.scale, "updated": False}
