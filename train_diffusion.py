@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
-from opensora.utils.errors import UserError, run_main
+from opensora.utils.errors import run_main
 
 
 def build_parser():
@@ -28,7 +28,8 @@ def build_parser():
     p.add_argument("--data_file_path", default="", help="annotation .csv (video,caption) or PKU .json")
     p.add_argument("--video_folder", default="")
     p.add_argument("--text_embed_folder", default="", help="npz files written by infer_t5.py")
-    p.add_argument("--vae_latent_folder", default="", help="not supported yet: latents are computed on the fly")
+    p.add_argument("--vae_latent_folder", default="", help="posteriors cached by tools/cache_vae_latents.py "
+                   "(no VAE at training time; fixed clip, no flip)")
     p.add_argument("--video_column", default="video")
     p.add_argument("--caption_column", default="caption")
     add_bool_flag(p, "--filter_nonexistent", False, "accepted; missing files are reported before training instead")
@@ -74,6 +75,8 @@ def build_parser():
     p.add_argument("--ckpt_save_interval", type=int, default=100, help="save every N optimizer steps")
     p.add_argument("--ckpt_max_keep", type=int, default=10)
     p.add_argument("--log_interval", type=int, default=1)
+    p.add_argument("--sample_interval", type=int, default=0, help="write a sample video every N steps (0: never)")
+    p.add_argument("--sample_steps", default="250", help="respaced sampling chain of those videos: '250', 'ddim20', ...")
     p.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
     p.add_argument("--seed", type=int, default=3407)
     add_bool_flag(p, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
@@ -83,8 +86,6 @@ def build_parser():
 def main(argv):
     # 1. config
     args = parse_args(build_parser(), argv)
-    if args.vae_latent_folder:
-        raise UserError("--vae_latent_folder: cached latents are not supported yet; drop the flag")
     from opensora.train.t2v_setup import T2VTraining
 
     run = T2VTraining(args)  # checks data, builds models, restores state
@@ -112,6 +113,10 @@ def main(argv):
             path = run.save()
             if path:
                 logger.info(f"saved {path}")
+        if args.sample_interval and run.step % args.sample_interval == 0 and run.rank == 0:
+            from opensora.train.t2v_setup import write_sample_video
+
+            logger.info(f"sample video: {write_sample_video(run, run.step)}")
     bar.close()
 
     # 3. summary

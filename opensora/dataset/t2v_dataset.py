@@ -29,10 +29,14 @@ def video_file(video_folder, video):
 class TextVideoDataset:
     def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
                  video_column="video", caption_column="caption", flip=False, use_image_num=0, world_size=1,
-                 max_bad_samples=20):
+                 max_bad_samples=20, vae_latent_folder=""):
         check_causal_num_frames(num_frames)
         rows = read_annotations(data_file_path, video_column, caption_column)
         self.items = [(video_file(video_folder, v), embedding_path(text_embed_folder, v)) for v, _ in rows]
+        # cached posteriors (tools/cache_vae_latents.py): no video decoding, fixed clip, no flip
+        self.latent_files = [embedding_path(vae_latent_folder, v) for v, _ in rows] if vae_latent_folder else None
+        if self.latent_files and use_image_num:
+            raise UserError("--vae_latent_folder cannot be combined with --use_image_num")
         if len(self.items) < world_size:
             raise UserError(f"{data_file_path}: {len(self.items)} rows for {world_size} ranks")
         self.num_frames, self.frame_stride, self.image_size = num_frames, frame_stride, image_size
@@ -44,15 +48,21 @@ class TextVideoDataset:
 
     def preflight(self):
         """Every video and embedding file must exist before training starts; list what is missing."""
-        missing_video = [v for v, _ in self.items if not os.path.isfile(v)]
+        videos = self.latent_files or [v for v, _ in self.items]
+        missing_video = [v for v in videos if not os.path.isfile(v)]
         missing_text = [e for _, e in self.items if not os.path.isfile(e)]
-        for label, missing, fix in (("videos", missing_video, "check --video_folder"),
+        for label, missing, fix in (("latents" if self.latent_files else "videos", missing_video,
+                                     "run tools/cache_vae_latents.py" if self.latent_files else "check --video_folder"),
                                     ("text embeddings", missing_text, "run infer_t5.py or check --text_embed_folder")):
             if missing:
                 raise UserError(f"{len(missing)} of {len(self.items)} {label} missing (e.g. {missing[0]}); {fix}")
 
     def _load(self, index, rng):
         video_path, emb_path = self.items[index]
+        if self.latent_files:
+            emb, cached = np.load(emb_path), np.load(self.latent_files[index])
+            return {"latent_mean": cached["latent_mean"], "latent_std": cached["latent_std"],
+                    "text": emb["text_emb"].astype(np.float32), "mask": emb["mask"].astype(np.int32)}
         frames = read_video_clip(video_path, self.num_frames, self.frame_stride, start="random", rng=rng)
         flip = bool(self.flip and rng.random() < 0.5)
         video = frames_to_tensor(preprocess_frames(frames, self.image_size, self.image_size, "center", flip))

@@ -14,6 +14,9 @@ class DiffusionTrainingTask:
         """Videos (and images, each as a 1-frame clip) -> latents (B, 4, T' [+ n], h, w), outside the gradient.
 
         Sample k's posterior noise comes from rngs[k], so a sample's latents do not depend on its batch."""
+        if "latent_mean" in batch:  # cached posterior: sample it, no VAE run
+            noise = np.stack([r.standard_normal(batch["latent_mean"].shape[1:]) for r in rngs]).astype(np.float32)
+            return (batch["latent_mean"] + batch["latent_std"] * noise) * np.float32(self.scale_factor)
         latents = self._encode(batch["video"], rngs)
         if self.use_image_num:
             images = batch["images"]  # (B, 3, n, H, W)

@@ -33,14 +33,15 @@ class T2VTraining:
         self.dataset = TextVideoDataset(args.data_file_path, args.video_folder, args.text_embed_folder,
                                         args.num_frames, args.frame_stride, args.image_size, args.video_column,
                                         args.caption_column, flip=not args.disable_flip,
-                                        use_image_num=args.use_image_num, world_size=self.world_size)
+                                        use_image_num=args.use_image_num, world_size=self.world_size,
+                                        vae_latent_folder=args.vae_latent_folder)
         self.dataset.preflight()
         os.makedirs(args.output_path, exist_ok=True)
         self.logger = setup_logger(args.output_path, rank=self.rank)
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
 
         self.latte = self._build_latte()
-        self.vae = self._build_vae()
+        self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
         self.task = DiffusionTrainingTask(self.latte, self.vae, create_diffusion(""), args.sd_scale_factor,
                                           args.use_image_num, self.dtype)
         self.trainer = self._build_trainer()
@@ -195,3 +196,31 @@ def init_distributed(use_parallel):
     rank, world = get_rank(), get_group_size()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
     return rank, world
+
+
+def write_sample_video(run, step):
+    """The original's validation: p_sample_loop over a respaced chain (clip_denoised=False) for the first
+    training caption, decoded by the VAE, written as <output_path>/samples/step_XXXXXXXX.mp4."""
+    from ..dataset.video_io import write_video
+    from ..diffusion import create_diffusion
+    from ..pipelines.pipeline_videogen import VideoGenPipeline
+
+    args = run.args
+    if run.vae is None:
+        run.vae = run._build_vae()
+    emb = np.load(run.dataset.items[0][1])
+    text = ms.Tensor(emb["text_emb"][None].astype(np.float32), run.dtype)
+    mask = ms.Tensor(emb["mask"][None].astype(np.int32))
+    cfg = run.latte.config
+    hw = cfg["sample_size"] if isinstance(cfg["sample_size"], list) else [cfg["sample_size"]] * 2
+    shape = (1, run.latte.in_channels, cfg["video_length"], hw[0], hw[1])
+    noise = ms.Tensor(np.random.default_rng([args.seed, step]).standard_normal(shape).astype(np.float32), run.dtype)
+    run.latte.set_train(False)
+    try:
+        latents = create_diffusion(str(args.sample_steps)).p_sample_loop(
+            run.latte, shape, noise=noise, clip_denoised=False,
+            model_kwargs={"encoder_hidden_states": text, "encoder_attention_mask": mask})
+    finally:
+        run.latte.set_train(True)
+    video = VideoGenPipeline(None, run.vae, None, None, args.sd_scale_factor).decode_latents(latents.asnumpy())[0]
+    return write_video(os.path.join(args.output_path, "samples", f"step_{step:08d}.mp4"), video, fps=8)

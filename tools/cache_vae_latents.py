@@ -1,0 +1,67 @@
+"""Cache the causal VAE posterior of every annotated video for `train_diffusion.py --vae_latent_folder`.
+
+    python tools/cache_vae_latents.py --data_file_path datasets/webvid5/video_caption.csv \
+        --video_folder datasets/webvid5 --output_dir datasets/webvid5_latents --num_frames 17 --image_size 256 \
+        --vae_config configs/ae/causal_vae_488.yaml --vae_checkpoint models/ae/causal_vae_488.ckpt
+
+Writes `<output_dir>/<video path>.npz` with `latent_mean` and `latent_std` (4, T', h, w) of one clip per video
+(the first `num_frames` frames at `frame_stride`, centre crop, no flip); training then samples
+mean + std * noise per step. Existing files are skipped (resumable).
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from opensora.utils.errors import run_main
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_file_path", required=True)
+    p.add_argument("--video_folder", required=True)
+    p.add_argument("--output_dir", required=True)
+    p.add_argument("--video_column", default="video")
+    p.add_argument("--caption_column", default="caption")
+    p.add_argument("--num_frames", type=int, default=17)
+    p.add_argument("--frame_stride", type=int, default=1)
+    p.add_argument("--image_size", type=int, default=256)
+    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml")
+    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt")
+    p.add_argument("--debug", action="store_true")
+    return p
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+    import mindspore as ms
+    from tqdm import tqdm
+
+    from opensora.dataset.annotations import embedding_path, read_annotations
+    from opensora.dataset.t2v_dataset import video_file
+    from opensora.dataset.video_io import check_causal_num_frames, frames_to_tensor, preprocess_frames, read_video_clip
+    from opensora.models.ae import CausalVAEModel
+    from opensora.utils.ms_utils import init_context
+
+    check_causal_num_frames(args.num_frames)
+    rows = read_annotations(args.data_file_path, args.video_column, args.caption_column)
+    todo = [v for v, _ in rows if not os.path.isfile(embedding_path(args.output_dir, v))]
+    init_context()
+    vae = CausalVAEModel.from_pretrained(args.vae_config, checkpoint=args.vae_checkpoint or None)
+    vae.set_train(False)
+    for video in tqdm(todo, desc="latents", unit="video"):
+        frames = read_video_clip(video_file(args.video_folder, video), args.num_frames, args.frame_stride, start=0)
+        x = frames_to_tensor(preprocess_frames(frames, args.image_size, args.image_size))[None]
+        posterior = vae.encode(ms.Tensor(x))
+        out = embedding_path(args.output_dir, video)
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        np.savez(out + ".partial.npz", latent_mean=posterior.mean.asnumpy()[0], latent_std=posterior.std.asnumpy()[0])
+        os.replace(out + ".partial.npz", out)
+    print(f"{len(todo)} videos encoded, {len(rows) - len(todo)} already cached -> {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
