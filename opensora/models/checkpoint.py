@@ -17,8 +17,9 @@ from ..utils.errors import UserError
 
 # The only systematic renames between the original PyTorch names and ours: norm affine parameters.
 RENAMES = ((".weight", ".gamma"), (".bias", ".beta"))
-# Prefixes that training frameworks wrap parameter names in (the original port saves `network.`).
-STRIP_PREFIXES = ("network.", "model.", "module.")
+# Prefixes that training frameworks wrap parameter names in (the original port saves `network.`; MindSpore's
+# amp wrapper adds `_backbone.`).
+STRIP_PREFIXES = ("network.", "model.", "module.", "_backbone.")
 
 _SAFETENSORS_DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,

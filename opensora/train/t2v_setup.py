@@ -42,7 +42,7 @@ class T2VTraining:
 
         self.latte = self._build_latte()
         self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
-        self.task = DiffusionTrainingTask(self.latte, self.vae, create_diffusion(""), args.sd_scale_factor,
+        self.task = DiffusionTrainingTask(self._compute_model(), self.vae, create_diffusion(""), args.sd_scale_factor,
                                           args.use_image_num, self.dtype)
         self.trainer = self._build_trainer()
         self.step, self.epoch, self.position = 0, 0, 0
@@ -117,6 +117,16 @@ class T2VTraining:
         latte.set_train(True)
         return latte
 
+    def _compute_model(self):
+        """The cell the loss calls: the transformer itself, or (fp16) an amp wrapper over the same fp32 master
+        weights that computes in fp16 with norms/softmax in fp32. Checkpoints are always written from the
+        unwrapped transformer, so parameter names stay the original's."""
+        if self.dtype == ms.float32:
+            return self.latte
+        wrapped = ms.amp.auto_mixed_precision(self.latte, "O2", dtype=self.dtype)
+        wrapped.set_train(True)
+        return wrapped
+
     def _build_vae(self):
         from ..models.ae import CausalVAEModel
         from ..utils.amp import apply_precision
@@ -158,8 +168,9 @@ class T2VTraining:
         t, noise = self.task.draw(latents, self.rngs)
         lr = learning_rate(self.step, args.scheduler, args.start_learning_rate, args.end_learning_rate,
                            args.warmup_steps, self.total_steps)
-        info = self.trainer.step(lr, ms.Tensor(latents, self.dtype), ms.Tensor(t), ms.Tensor(noise, self.dtype),
-                                 ms.Tensor(batch["text"], self.dtype), ms.Tensor(batch["mask"]))
+        # fp32 inputs: the diffusion terms are computed in fp32; the amp-wrapped transformer casts its own inputs
+        info = self.trainer.step(lr, ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]),
+                                 ms.Tensor(batch["mask"]))
         if info["updated"]:
             self.step += 1
         return info
@@ -209,16 +220,16 @@ def write_sample_video(run, step):
     if run.vae is None:
         run.vae = run._build_vae()
     emb = np.load(run.dataset.items[0][1])
-    text = ms.Tensor(emb["text_emb"][None].astype(np.float32), run.dtype)
+    text = ms.Tensor(emb["text_emb"][None].astype(np.float32))
     mask = ms.Tensor(emb["mask"][None].astype(np.int32))
     cfg = run.latte.config
     hw = cfg["sample_size"] if isinstance(cfg["sample_size"], list) else [cfg["sample_size"]] * 2
     shape = (1, run.latte.in_channels, cfg["video_length"], hw[0], hw[1])
-    noise = ms.Tensor(np.random.default_rng([args.seed, step]).standard_normal(shape).astype(np.float32), run.dtype)
+    noise = ms.Tensor(np.random.default_rng([args.seed, step]).standard_normal(shape).astype(np.float32))
     run.latte.set_train(False)
     try:
         latents = create_diffusion(str(args.sample_steps)).p_sample_loop(
-            run.latte, shape, noise=noise, clip_denoised=False,
+            run.task.latte, shape, noise=noise, clip_denoised=False,
             model_kwargs={"encoder_hidden_states": text, "encoder_attention_mask": mask})
     finally:
         run.latte.set_train(True)

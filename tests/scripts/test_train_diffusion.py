@@ -197,3 +197,13 @@ def test_cached_latents_and_sample_videos(tmp_path, data):
     from opensora.dataset.video_io import read_video_clip
 
     assert read_video_clip(str(tmp_path / "o" / "samples" / "step_00000002.mp4"), 5, 1).shape == (5, 32, 32, 3)
+
+
+def test_fp16_mixed_precision_run(tmp_path, data):
+    result = run_script(train_args(data, tmp_path / "h", "--train_steps", "2", "--dtype", "fp16", "--init_loss_scale",
+                                   "1024", "--ckpt_save_interval", "2"))
+    assert result.returncode == 0, result.stderr
+    assert np.isfinite(json.load(open(tmp_path / "h" / "summary.json"))["final_loss"])
+    w = weights(tmp_path / "h", 2)
+    assert all(v.dtype == np.float32 for v in w.values())  # fp32 master weights
+    assert set(w) == set(weights(tmp_path / "h", 2)) and all(not k.startswith("_backbone") for k in w)
