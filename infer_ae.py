@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
-from opensora.utils.errors import UserError, run_main
+from opensora.utils.errors import UserError, make_output_dir, run_main
 
 
 def build_parser():
@@ -58,7 +58,7 @@ def main(argv):
     paths = list_media(args.data_path, args.dataset_name, args.csv_path)
     clips = VAEClips(paths, args.dataset_name, args.num_frames, args.frame_stride, args.size, args.crop_size)
     clips.preflight()
-    os.makedirs(args.output_path, exist_ok=True)
+    make_output_dir(args.output_path)
     logger = setup_logger(args.output_path)
     save_config(args, args.output_path)
 

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
-from opensora.utils.errors import UserError, run_main
+from opensora.utils.errors import UserError, make_output_dir, run_main
 
 
 def build_parser():
@@ -66,6 +66,7 @@ def main(argv):
         rows = read_annotations(args.data_file_path, args.video_column, args.caption_column)
         out_dir = args.output_dir or os.path.dirname(os.path.abspath(args.data_file_path))
     logger = setup_logger()
+    make_output_dir(out_dir, "--output_dir" if not args.captions else "--output_path")
     todo = [(v, c) for v, c in rows if not os.path.isfile(embedding_path(out_dir, v))]
 
     if not args.captions and not todo:

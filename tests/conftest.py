@@ -1,6 +1,8 @@
 """Shared test setup: MindSpore on CPU in PyNative with synchronous errors, fixture paths, tiny data."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -84,3 +86,34 @@ def t2v_args(models, out, *extra):
     return ["infer_diffusion.py", "--model_config", f"{models['latte_dir']}/config.json",
             "--checkpoint", f"{models['latte_dir']}/model.ckpt", "--vae_config", models["vae"], "--vae_checkpoint", "",
             "--t5_model_dir", models["t5"], "--output_path", str(out), "--sampling_steps", "5", *extra]
+
+
+@pytest.fixture(scope="session")
+def train_data(tmp_path_factory):
+    """Two real clips, their T5 embeddings (infer_t5.py), a LatteT2V config for 5 frames at 32x32."""
+    root = tmp_path_factory.mktemp("t2v_data")
+    (root / "clips").mkdir()
+    for name in ("bikes.mp4", "bigbuckbunny.mp4"):
+        shutil.copy(os.path.join(CLIPS, name), root / "clips" / name)
+    (root / "ann.csv").write_text("video,caption\nclips/bikes.mp4,people ride bikes\n"
+                                  "clips/bigbuckbunny.mp4,a big bunny in a forest\n")
+    made = run_script(["infer_t5.py", "--data_file_path", str(root / "ann.csv"), "--t5_model_dir",
+                       fixture_path("t5_tiny", "hf"), "--t5_max_length", "16"])
+    assert made.returncode == 0, made.stderr
+    config = json.load(open(fixture_path("latte_tiny", "config.json")))
+    config.update(caption_channels=64, sample_size=[4, 4], video_length=2)
+    (root / "latte.json").write_text(json.dumps(config))
+    return root
+
+
+def train_args(data, out, *extra):
+    return ["train_diffusion.py", "--data_file_path", str(data / "ann.csv"), "--video_folder", str(data),
+            "--text_embed_folder", str(data), "--model_config", str(data / "latte.json"), "--vae_config",
+            fixture_path("causalvae_tiny"), "--vae_checkpoint", "", "--image_size", "32", "--num_frames", "5",
+            "--batch_size", "2", "--start_learning_rate", "1e-3", "--output_path", str(out), *extra]
+
+
+def weights(out, step):
+    from opensora.models.checkpoint import read_state_dict
+
+    return read_state_dict(os.path.join(out, "ckpt", f"step_{step:08d}", "model.ckpt"))

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..utils.errors import UserError
+from ..utils.errors import UserError, make_output_dir
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8  # the causal VAE 488: 4x time (frame 0 kept), 8x space
 
@@ -17,11 +17,8 @@ def make_run_dir(output_path):
     run_dir, k = os.path.join(output_path, stamp), 1
     while os.path.exists(run_dir):
         run_dir, k = os.path.join(output_path, f"{stamp}-{k}"), k + 1
-    try:
-        os.makedirs(run_dir)
-    except OSError as err:
-        raise UserError(f"--output_path {output_path}: cannot create the run folder ({err.strerror})") from err
-    return run_dir
+    make_output_dir(output_path)
+    return make_output_dir(run_dir)
 
 
 class InferenceSetup:

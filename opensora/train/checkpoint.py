@@ -17,11 +17,18 @@ def save_training_state(ckpt_dir, step, model_state, train_tensors, meta, keep=1
     final = os.path.join(ckpt_dir, f"{PREFIX}{step:08d}")
     tmp = os.path.join(ckpt_dir, f".tmp_{PREFIX}{step:08d}")
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    save_state(model_state, os.path.join(tmp, "model.ckpt"))
-    save_state(train_tensors, os.path.join(tmp, "train_state.ckpt"))
-    with open(os.path.join(tmp, "train_state.json"), "w") as f:
-        json.dump({**meta, "step": step}, f)
+    try:
+        os.makedirs(tmp)
+        save_state(model_state, os.path.join(tmp, "model.ckpt"))
+        save_state(train_tensors, os.path.join(tmp, "train_state.ckpt"))
+        with open(os.path.join(tmp, "train_state.json"), "w") as f:
+            json.dump({**meta, "step": step}, f)
+    except (OSError, RuntimeError) as err:  # e.g. disk full: drop the partial folder, keep every finished one
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = list_checkpoints(ckpt_dir)
+        raise UserError(f"{ckpt_dir}: cannot write the step {step} checkpoint ({err}); "
+                        f"{'the previous checkpoint ' + previous[-1] + ' is intact' if previous else 'no earlier checkpoint'}"
+                        "; free disk space and --resume True") from err
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)  # the checkpoint exists whole or not at all
     for old in list_checkpoints(ckpt_dir)[:-keep] if keep else []:

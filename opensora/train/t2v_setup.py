@@ -6,7 +6,7 @@ import os
 import mindspore as ms
 import numpy as np
 
-from ..utils.errors import UserError
+from ..utils.errors import UserError, make_output_dir
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8
 
@@ -36,7 +36,7 @@ class T2VTraining:
                                         use_image_num=args.use_image_num, world_size=self.world_size,
                                         vae_latent_folder=args.vae_latent_folder)
         self.dataset.preflight()
-        os.makedirs(args.output_path, exist_ok=True)
+        make_output_dir(args.output_path)
         self.logger = setup_logger(args.output_path, rank=self.rank)
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
 
@@ -203,7 +203,8 @@ def init_distributed(use_parallel):
         init()
     except RuntimeError as err:
         raise UserError(f"--use_parallel: cannot initialise communication ({str(err).splitlines()[0][:160]}); "
-                        "start with msrun --worker_num=N --local_worker_num=N, on a free --master_port") from err
+                        "is another msrun job using this --master_port? Start with msrun --worker_num=N "
+                        "--local_worker_num=N --master_port=<a free port>") from err
     rank, world = get_rank(), get_group_size()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
     return rank, world

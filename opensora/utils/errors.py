@@ -17,3 +17,18 @@ def run_main(main, argv=None):
             raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def make_output_dir(path, flag="--output_path"):
+    """Create an output folder, or fail with one line naming the flag (not writable, a file in the way, ...)."""
+    import os
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".write_test")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        raise UserError(f"{flag} {path}: cannot write there ({err.strerror}); choose another folder") from err
+    return path

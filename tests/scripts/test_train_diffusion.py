@@ -7,53 +7,24 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import CLIPS, REPO, fixture_path, run_script
+from conftest import REPO, fixture_path, run_script, train_args, weights
 
 from opensora.models.checkpoint import read_state_dict
 from opensora.utils.errors import UserError
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """Two real clips, their T5 embeddings (infer_t5.py), a LatteT2V config for 5 frames at 32x32."""
-    root = tmp_path_factory.mktemp("t2v_data")
-    (root / "clips").mkdir()
-    for name in ("bikes.mp4", "bigbuckbunny.mp4"):
-        shutil.copy(os.path.join(CLIPS, name), root / "clips" / name)
-    (root / "ann.csv").write_text("video,caption\nclips/bikes.mp4,people ride bikes\n"
-                                  "clips/bigbuckbunny.mp4,a big bunny in a forest\n")
-    made = run_script(["infer_t5.py", "--data_file_path", str(root / "ann.csv"), "--t5_model_dir",
-                       fixture_path("t5_tiny", "hf"), "--t5_max_length", "16"])
-    assert made.returncode == 0, made.stderr
-    config = json.load(open(fixture_path("latte_tiny", "config.json")))
-    config.update(caption_channels=64, sample_size=[4, 4], video_length=2)
-    (root / "latte.json").write_text(json.dumps(config))
-    return root
-
-
-def train_args(data, out, *extra):
-    return ["train_diffusion.py", "--data_file_path", str(data / "ann.csv"), "--video_folder", str(data),
-            "--text_embed_folder", str(data), "--model_config", str(data / "latte.json"), "--vae_config",
-            fixture_path("causalvae_tiny"), "--vae_checkpoint", "", "--image_size", "32", "--num_frames", "5",
-            "--batch_size", "2", "--start_learning_rate", "1e-3", "--output_path", str(out), *extra]
-
-
-def weights(out, step):
-    return read_state_dict(os.path.join(out, "ckpt", f"step_{step:08d}", "model.ckpt"))
-
-
-def test_steps_change_weights_and_resume_is_exact(tmp_path, data):
-    straight = run_script(train_args(data, tmp_path / "a", "--train_steps", "4", "--ckpt_save_interval", "2",
+def test_steps_change_weights_and_resume_is_exact(tmp_path, train_data):
+    straight = run_script(train_args(train_data, tmp_path / "a", "--train_steps", "4", "--ckpt_save_interval", "2",
                                      "--use_ema", "--clip_grad"))
     assert straight.returncode == 0, straight.stderr
     summary = json.load(open(tmp_path / "a" / "summary.json"))
     assert summary["steps"] == 4 and np.isfinite(summary["final_loss"])
     w2, w4 = weights(tmp_path / "a", 2), weights(tmp_path / "a", 4)
     assert any(not np.array_equal(w2[k], w4[k]) for k in w2)  # training changes the weights
-    first = run_script(train_args(data, tmp_path / "b", "--train_steps", "2", "--ckpt_save_interval", "2",
+    first = run_script(train_args(train_data, tmp_path / "b", "--train_steps", "2", "--ckpt_save_interval", "2",
                                   "--use_ema", "--clip_grad"))
     assert first.returncode == 0, first.stderr
-    resumed = run_script(train_args(data, tmp_path / "b", "--train_steps", "4", "--ckpt_save_interval", "2",
+    resumed = run_script(train_args(train_data, tmp_path / "b", "--train_steps", "4", "--ckpt_save_interval", "2",
                                     "--use_ema", "--clip_grad", "--resume", "True"))
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout
@@ -76,10 +47,10 @@ def make_run(data, out, **overrides):
     return T2VTraining(args)
 
 
-def test_ten_steps_on_one_batch_lower_its_loss(tmp_path, data):
+def test_ten_steps_on_one_batch_lower_its_loss(tmp_path, train_data):
     import mindspore as ms
 
-    run = make_run(data, tmp_path / "o", batch_size=1)
+    run = make_run(train_data, tmp_path / "o", batch_size=1)
     rngs = [np.random.default_rng(0)]
     batch = run.dataset.batch([0], rngs)
     latents = run.task.encode(batch, rngs)
@@ -92,10 +63,10 @@ def test_ten_steps_on_one_batch_lower_its_loss(tmp_path, data):
     assert after < 0.8 * before, (before, after)
 
 
-def test_image_joint_batches(tmp_path, data):
+def test_image_joint_batches(tmp_path, train_data):
     import mindspore as ms
 
-    run = make_run(data, tmp_path / "j", use_image_num=2)
+    run = make_run(train_data, tmp_path / "j", use_image_num=2)
     run.latte.set_train(True)
     batch = run.next_batch()
     assert batch["video"].shape == (2, 3, 5, 32, 32) and batch["images"].shape == (2, 3, 2, 32, 32)
@@ -108,11 +79,11 @@ def test_image_joint_batches(tmp_path, data):
     _ = ms
 
 
-def test_overflow_step_is_skipped_and_scale_lowered(tmp_path, data):
+def test_overflow_step_is_skipped_and_scale_lowered(tmp_path, train_data):
     """A non-finite loss (as fp16 overflow produces) skips the update and halves the dynamic loss scale."""
     import mindspore as ms
 
-    run = make_run(data, tmp_path / "f")
+    run = make_run(train_data, tmp_path / "f")
     trainer = run.trainer
     trainer.scaler.dynamic, trainer.scaler.scale = True, 1024.0
     before = {p.name: p.asnumpy().copy() for p in trainer.params}
@@ -127,29 +98,29 @@ def test_overflow_step_is_skipped_and_scale_lowered(tmp_path, data):
 
 
 @pytest.mark.parametrize("case", ["empty", "missing_video", "missing_embedding", "short", "column"])
-def test_dataset_errors(tmp_path, data, case):
+def test_dataset_errors(tmp_path, train_data, case):
     ann = tmp_path / "ann.csv"
     text = {"empty": "video,caption\n", "missing_video": "video,caption\nclips/nope.mp4,x\n",
             "missing_embedding": "video,caption\nclips/bikes.mp4,x\nclips/other.mp4,y\n",
             "short": "video,caption\nclips/bikes.mp4,x\n", "column": "path,caption\nclips/bikes.mp4,x\n"}[case]
     ann.write_text(text)
     if case == "missing_embedding":
-        shutil.copy(data / "clips" / "bikes.mp4", data / "clips" / "other.mp4")
+        shutil.copy(train_data / "clips" / "bikes.mp4", train_data / "clips" / "other.mp4")
     extra = ["--num_frames", "65"] if case == "short" else []
-    args = train_args(data, tmp_path / "o", "--train_steps", "1", *extra)
+    args = train_args(train_data, tmp_path / "o", "--train_steps", "1", *extra)
     args[args.index("--data_file_path") + 1] = str(ann)
     result = run_script(args)
     expected = {"empty": "no rows", "missing_video": "1 of 1 videos missing", "missing_embedding":
                 "1 of 2 text embeddings missing", "short": "do not match the model", "column": "no column 'video'"}[case]
     assert result.returncode == 2 and expected in result.stderr, result.stderr
     if case == "missing_embedding":
-        os.remove(data / "clips" / "other.mp4")
+        os.remove(train_data / "clips" / "other.mp4")
 
 
-def test_short_video_is_skipped_with_a_counter(tmp_path, data):
+def test_short_video_is_skipped_with_a_counter(tmp_path, train_data):
     from opensora.dataset.t2v_dataset import TextVideoDataset
 
-    ds = TextVideoDataset(str(data / "ann.csv"), str(data), str(data), num_frames=17, frame_stride=3,
+    ds = TextVideoDataset(str(train_data / "ann.csv"), str(train_data), str(train_data), num_frames=17, frame_stride=3,
                           image_size=32, max_bad_samples=1)
     with pytest.raises(UserError, match="more than 1 unreadable samples"):
         ds.get(0, np.random.default_rng(0))
@@ -157,13 +128,13 @@ def test_short_video_is_skipped_with_a_counter(tmp_path, data):
     _ = argparse
 
 
-def test_two_rank_msrun_equals_one_rank(tmp_path, data):
+def test_two_rank_msrun_equals_one_rank(tmp_path, train_data):
     """Global batch 2: one process with --batch_size 2 vs msrun 2 workers x --batch_size 1 (mccl on CPU)."""
     import sys
 
-    single = run_script(train_args(data, tmp_path / "one", "--train_steps", "2", "--ckpt_save_interval", "2"))
+    single = run_script(train_args(train_data, tmp_path / "one", "--train_steps", "2", "--ckpt_save_interval", "2"))
     assert single.returncode == 0, single.stderr
-    args = train_args(data, tmp_path / "two", "--train_steps", "2", "--ckpt_save_interval", "2", "--use_parallel", "True")
+    args = train_args(train_data, tmp_path / "two", "--train_steps", "2", "--ckpt_save_interval", "2", "--use_parallel", "True")
     args[args.index("--batch_size") + 1] = "1"
     env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}  # msrun starts the first python
     msrun = os.path.join(os.path.dirname(sys.executable), "msrun")
@@ -182,15 +153,15 @@ def test_two_rank_msrun_equals_one_rank(tmp_path, data):
     assert r0 == r1  # both ranks hold identical weights
 
 
-def test_cached_latents_and_sample_videos(tmp_path, data):
+def test_cached_latents_and_sample_videos(tmp_path, train_data):
     cache = tmp_path / "latents"
-    made = run_script(["tools/cache_vae_latents.py", "--data_file_path", str(data / "ann.csv"), "--video_folder",
-                       str(data), "--output_dir", str(cache), "--num_frames", "5", "--image_size", "32", "--vae_config",
+    made = run_script(["tools/cache_vae_latents.py", "--data_file_path", str(train_data / "ann.csv"), "--video_folder",
+                       str(train_data), "--output_dir", str(cache), "--num_frames", "5", "--image_size", "32", "--vae_config",
                        fixture_path("causalvae_tiny"), "--vae_checkpoint", ""])
     assert made.returncode == 0, made.stderr
     cached = np.load(cache / "clips" / "bikes.npz")
     assert cached["latent_mean"].shape == cached["latent_std"].shape == (4, 2, 4, 4)
-    result = run_script(train_args(data, tmp_path / "o", "--train_steps", "2", "--vae_latent_folder", str(cache),
+    result = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "2", "--vae_latent_folder", str(cache),
                                    "--sample_interval", "2", "--sample_steps", "ddim5"))
     assert result.returncode == 0, result.stderr
     assert np.isfinite(json.load(open(tmp_path / "o" / "summary.json"))["final_loss"])
@@ -199,8 +170,8 @@ def test_cached_latents_and_sample_videos(tmp_path, data):
     assert read_video_clip(str(tmp_path / "o" / "samples" / "step_00000002.mp4"), 5, 1).shape == (5, 32, 32, 3)
 
 
-def test_fp16_mixed_precision_run(tmp_path, data):
-    result = run_script(train_args(data, tmp_path / "h", "--train_steps", "2", "--dtype", "fp16", "--init_loss_scale",
+def test_fp16_mixed_precision_run(tmp_path, train_data):
+    result = run_script(train_args(train_data, tmp_path / "h", "--train_steps", "2", "--dtype", "fp16", "--init_loss_scale",
                                    "1024", "--ckpt_save_interval", "2"))
     assert result.returncode == 0, result.stderr
     assert np.isfinite(json.load(open(tmp_path / "h" / "summary.json"))["final_loss"])

@@ -89,6 +89,15 @@ def preprocess_caption(text, use_clean_caption=True):
     return basic_clean(text)
 
 
+def warn_truncated(tokenizer, texts, max_length, logger):
+    """As the original: say which captions lost tokens to the max length (they are still used, truncated)."""
+    for i, text in enumerate(texts):
+        n = len(tokenizer(text, add_special_tokens=True)["input_ids"])
+        if n > max_length:
+            logger.warning(f"caption {i} has {n} tokens; only the first {max_length} are used "
+                           f"(raise --t5_max_length to keep more): {text[:60]!r}...")
+
+
 class T5Embedder:
     """Tokenizer + T5 encoder from one Hugging Face folder (offline).
 
@@ -114,6 +123,7 @@ class T5Embedder:
         texts = [preprocess_caption(c, self.use_clean_caption) for c in captions]
         enc = self.tokenizer(texts, max_length=self.max_length, padding="max_length", truncation=True,
                              add_special_tokens=True, return_attention_mask=True, return_tensors="np")
+        warn_truncated(self.tokenizer, texts, self.max_length, self.logger)
         return enc["input_ids"].astype(np.int32), enc["attention_mask"].astype(np.int32)
 
     def encode(self, captions):
