@@ -34,6 +34,10 @@ class _SolverBase(Scheduler):
         sigmas = np.interp(timesteps, np.arange(0, len(sigmas)), sigmas)
         return timesteps, np.concatenate([sigmas, [last_sigma]]).astype(F32)
 
+    def _alpha_sigma_lambda(self, index):
+        alpha, sigma = _alpha_sigma(self.sigmas[index])
+        return alpha, sigma, _lambda(alpha, sigma)
+
     def _x0(self, eps, x):
         alpha, sigma = _alpha_sigma(self.sigmas[self._step_index])
         return (x - sigma * eps) / alpha
@@ -82,10 +86,9 @@ class DPMSolverMultistepScheduler(_SolverBase):
 
     def _second_order(self, x):
         i = self._step_index
-        alpha_t, sigma_t = _alpha_sigma(self.sigmas[i + 1])
-        alpha_s0, sigma_s0 = _alpha_sigma(self.sigmas[i])
-        alpha_s1, sigma_s1 = _alpha_sigma(self.sigmas[i - 1])
-        lam_t, lam_s0, lam_s1 = _lambda(alpha_t, sigma_t), _lambda(alpha_s0, sigma_s0), _lambda(alpha_s1, sigma_s1)
+        alpha_t, sigma_t, lam_t = self._alpha_sigma_lambda(i + 1)
+        _, sigma_s0, lam_s0 = self._alpha_sigma_lambda(i)
+        _, sigma_s1, lam_s1 = self._alpha_sigma_lambda(i - 1)
         m0, m1 = self.model_outputs[-1], self.model_outputs[-2]
         h, h0 = lam_t - lam_s0, lam_s0 - lam_s1
         d0, d1 = m0, (F32(1) / (h0 / h)) * (m0 - m1)
@@ -127,10 +130,9 @@ class DPMSolverSinglestepScheduler(_SolverBase):
     def _second_order(self, x):
         """Singlestep DPM-Solver++(2): from the sample saved two sub-steps ago (sigma_s1) to sigma_t."""
         i = self._step_index
-        alpha_t, sigma_t = _alpha_sigma(self.sigmas[i + 1])
-        alpha_s0, sigma_s0 = _alpha_sigma(self.sigmas[i])
-        alpha_s1, sigma_s1 = _alpha_sigma(self.sigmas[i - 1])
-        lam_t, lam_s0, lam_s1 = _lambda(alpha_t, sigma_t), _lambda(alpha_s0, sigma_s0), _lambda(alpha_s1, sigma_s1)
+        alpha_t, sigma_t, lam_t = self._alpha_sigma_lambda(i + 1)
+        _, sigma_s0, lam_s0 = self._alpha_sigma_lambda(i)
+        _, sigma_s1, lam_s1 = self._alpha_sigma_lambda(i - 1)
         m0, m1 = self.model_outputs[-1], self.model_outputs[-2]
         h, h0 = lam_t - lam_s1, lam_s0 - lam_s1
         d0, d1 = m1, (F32(1) / (h0 / h)) * (m0 - m1)

@@ -23,6 +23,21 @@ class _SigmaScheduler(Scheduler):
         if self.config["prediction_type"] != "epsilon":
             raise ValueError(f"{type(self).__name__}: only prediction_type='epsilon' is implemented")
 
+        # diffusers' __init__ builds the full-length schedule (init_noise_sigma reads it before set_timesteps)
+        self.set_timesteps(self.config["num_train_timesteps"])
+        self.num_inference_steps = None
+
+    def set_timesteps(self, num_inference_steps):
+        """'linspace' timesteps, sigmas interpolated at them, then a final sigma of 0."""
+        self.num_inference_steps = num_inference_steps
+        timesteps = linspace_timesteps_f32(self.config["num_train_timesteps"], num_inference_steps)
+        sigmas = np.concatenate([_interp_sigmas(self.alphas_cumprod, timesteps), [0.0]]).astype(F32)
+        self._set_schedule(timesteps, sigmas)
+        self._step_index = None
+
+    def _set_schedule(self, timesteps, sigmas):
+        self.timesteps, self.sigmas = timesteps.astype(F32), sigmas
+
     @property
     def init_noise_sigma(self):
         return float(self.sigmas.max())  # 'linspace' spacing: sigma_max itself
@@ -41,19 +56,6 @@ class EulerDiscreteScheduler(_SigmaScheduler):
     defaults = dict(K_COMMON, interpolation_type="linear", use_karras_sigmas=False, sigma_min=None, sigma_max=None,
                     timestep_type="discrete", rescale_betas_zero_snr=False, final_sigmas_type="zero")
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.set_timesteps(self.config["num_train_timesteps"])
-        self.num_inference_steps = None
-
-    def set_timesteps(self, num_inference_steps):
-        self.num_inference_steps = num_inference_steps
-        timesteps = linspace_timesteps_f32(self.config["num_train_timesteps"], num_inference_steps)
-        sigmas = _interp_sigmas(self.alphas_cumprod, timesteps)
-        self.sigmas = np.concatenate([sigmas, [0.0]]).astype(F32)  # final_sigmas_type 'zero'
-        self.timesteps = timesteps.astype(F32)
-        self._step_index = None
-
     def step(self, model_output, timestep, sample, generator=None, return_dict=True):
         if self._step_index is None:
             self._init_step_index(timestep)
@@ -68,18 +70,6 @@ class EulerDiscreteScheduler(_SigmaScheduler):
 
 class EulerAncestralDiscreteScheduler(_SigmaScheduler):
     defaults = dict(K_COMMON, rescale_betas_zero_snr=False)
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.set_timesteps(self.config["num_train_timesteps"])
-        self.num_inference_steps = None
-
-    def set_timesteps(self, num_inference_steps):
-        self.num_inference_steps = num_inference_steps
-        timesteps = linspace_timesteps_f32(self.config["num_train_timesteps"], num_inference_steps)
-        self.sigmas = np.concatenate([_interp_sigmas(self.alphas_cumprod, timesteps), [0.0]]).astype(F32)
-        self.timesteps = timesteps.astype(F32)
-        self._step_index = None
 
     def step(self, model_output, timestep, sample, generator=None, return_dict=True):
         if self._step_index is None:
@@ -102,19 +92,11 @@ class HeunDiscreteScheduler(_SigmaScheduler):
     defaults = dict(K_COMMON, beta_start=0.00085, beta_end=0.012, use_karras_sigmas=False, clip_sample=False,
                     clip_sample_range=1.0)
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.set_timesteps(self.config["num_train_timesteps"])
-        self.num_inference_steps = None
-
-    def set_timesteps(self, num_inference_steps):
-        self.num_inference_steps = num_inference_steps
-        timesteps = linspace_timesteps_f32(self.config["num_train_timesteps"], num_inference_steps)
-        sigmas = np.concatenate([_interp_sigmas(self.alphas_cumprod, timesteps), [0.0]]).astype(F32)
+    def _set_schedule(self, timesteps, sigmas):
+        """Every sigma but the first and last twice: one model call per Heun stage."""
         self.sigmas = np.concatenate([sigmas[:1], np.repeat(sigmas[1:-1], 2), sigmas[-1:]])
         self.timesteps = np.concatenate([timesteps[:1], np.repeat(timesteps[1:], 2)]).astype(F32)
         self.prev_derivative = self.dt = self.sample = None
-        self._step_index = None
 
     @property
     def state_in_first_order(self):
@@ -149,11 +131,6 @@ class KDPM2AncestralDiscreteScheduler(_SigmaScheduler):
 
     order = 2
     defaults = dict(K_COMMON, beta_start=0.00085, beta_end=0.012, use_karras_sigmas=False)
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.set_timesteps(self.config["num_train_timesteps"])
-        self.num_inference_steps = None
 
     def set_timesteps(self, num_inference_steps):
         self.num_inference_steps = num_inference_steps
