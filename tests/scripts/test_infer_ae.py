@@ -65,3 +65,13 @@ def test_bad_input_is_one_line_error(tmp_path, flags, expected):
     assert result.returncode == 2
     lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("[WARNING]")]
     assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_readme_demo_config_runs(tmp_path):
+    """`make demo` = infer_ae.py --config configs/ae/demo_reconstruction.yaml (bundled clips, no downloads)."""
+    result = run_script(["infer_ae.py", "--config", "configs/ae/demo_reconstruction.yaml", "--output_path",
+                         str(tmp_path / "demo")])
+    assert result.returncode == 0, result.stderr
+    metrics = json.load(open(tmp_path / "demo" / "metrics.json"))
+    assert metrics["num_clips"] == 2 and all(os.path.isfile(tmp_path / "demo" / f"{i:03d}-{n}.mp4")
+                                             for i, n in enumerate(["bigbuckbunny", "bikes"]))
