@@ -19,7 +19,6 @@ class T2VTraining:
         from ..utils.ms_utils import init_context, resolve_dtype
         from .checkpoint import load_training_state, resolve_resume
         from .diffusion_task import DiffusionTrainingTask
-        from .lr_schedule import learning_rate  # noqa: F401  (validated below)
 
         self.args = args
         init_context(args.mode, args.device_target, args.seed, args.debug)

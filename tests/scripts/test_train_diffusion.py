@@ -1,6 +1,5 @@
 """train_diffusion.py on a tiny stack: real bundled clips, cached tiny-T5 embeddings, tiny VAE and LatteT2V."""
 
-import argparse
 import json
 import os
 import shutil
@@ -64,7 +63,6 @@ def test_ten_steps_on_one_batch_lower_its_loss(tmp_path, train_data):
 
 
 def test_image_joint_batches(tmp_path, train_data):
-    import mindspore as ms
 
     run = make_run(train_data, tmp_path / "j", use_image_num=2)
     run.latte.set_train(True)
@@ -76,7 +74,6 @@ def test_image_joint_batches(tmp_path, train_data):
     assert latents.shape == (2, 4, 2 + 2, 4, 4)  # 2 latent video frames + 2 image latents
     info = run.train_step()
     assert np.isfinite(info["loss"])
-    _ = ms
 
 
 def test_overflow_step_is_skipped_and_scale_lowered(tmp_path, train_data):
@@ -125,7 +122,6 @@ def test_short_video_is_skipped_with_a_counter(tmp_path, train_data):
     with pytest.raises(UserError, match="more than 1 unreadable samples"):
         ds.get(0, np.random.default_rng(0))
     assert ds.bad_samples == 2
-    _ = argparse
 
 
 def test_two_rank_msrun_equals_one_rank(tmp_path, train_data):

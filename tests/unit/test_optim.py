@@ -3,7 +3,6 @@ learning-rate schedules."""
 
 import math
 
-import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import Parameter, Tensor
@@ -39,7 +38,6 @@ def test_adamw_matches_torch_rule(betas, wd):
     fresh = AdamW([Parameter(Tensor(w0.copy()), name="w")], lr=1e-2, betas=betas, weight_decay=wd)
     fresh.load_state(state)
     assert fresh.step_count == 5 and np.array_equal(fresh.exp_avg[0].asnumpy(), opt.exp_avg[0].asnumpy())
-    _ = ms
 
 
 def test_lr_schedules():
