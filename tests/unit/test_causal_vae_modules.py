@@ -117,3 +117,21 @@ def test_time_chunking_lines_up_chunks_and_round_trips_frame_counts():
     assert model.decode(z).shape == (1, 3, 13, 16, 16)
     with pytest.raises(ValueError, match="4k\\+1"):
         model.enable_time_chunking(8)
+
+
+@pytest.mark.parametrize("cin,cout,kernel,stride,padding", [
+    (4, 8, 3, 1, 1),  # resnet conv
+    (8, 8, 1, 1, 0),  # attention q/k/v, nin_shortcut, quant convs
+    (8, 6, (1, 3, 3), (1, 2, 2), 0),  # SpatialDownsample2x
+    (8, 8, (1, 3, 3), 1, 1),  # SpatialUpsample2x
+])
+def test_folded_conv2d_equals_conv3d(cin, cout, kernel, stride, padding, monkeypatch):
+    """The CPU fast path (frames in the batch, temporal taps in the channels) is the same convolution."""
+    import opensora.models.ae.causal_vae.modules as modules
+
+    conv = modules.CausalConv3d(cin, cout, kernel, stride=stride, padding=padding)
+    x = ms.Tensor(np.random.default_rng(0).standard_normal((2, cin, 5, 9, 10)).astype(np.float32))
+    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv3d")
+    reference = conv(x).asnumpy()
+    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv2d")
+    np.testing.assert_allclose(conv(x).asnumpy(), reference, atol=2e-6)

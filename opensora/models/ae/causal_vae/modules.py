@@ -40,6 +40,13 @@ def Normalize(in_channels, num_groups=32):
     return GroupNorm(in_channels, num_groups=num_groups, eps=1e-6)
 
 
+# How CausalConv3d runs: "conv3d" (nn.Conv3d), "conv2d" (frames folded into the batch, temporal taps folded into
+# the input channels: one Conv2d, same math), or "auto": conv2d where it measured faster on CPU (every kernel
+# with k_t == 1, and k_t > 1 up to 256 input channels; docs/performance.md). Ascend users may prefer "conv3d".
+CAUSAL_CONV_IMPL = "auto"
+FOLDED_MAX_CHANNELS = 256
+
+
 class CausalConv3d(nn.Cell):
     """Conv3d that prepends k_t - 1 copies of frame 0 in time (nothing at the end) and zero-pads space (V2)."""
 
@@ -47,15 +54,40 @@ class CausalConv3d(nn.Cell):
         super().__init__()
         self.kernel_size = cast_tuple(kernel_size, 3)
         self.time_kernel_size = self.kernel_size[0]
+        self.stride = cast_tuple(stride, 3)
         pad = cast_tuple(padding, 3)
-        self.conv = nn.Conv3d(chan_in, chan_out, self.kernel_size, stride=cast_tuple(stride, 3), pad_mode="pad",
+        self.spatial_padding = (pad[1], pad[2])
+        self.conv = nn.Conv3d(chan_in, chan_out, self.kernel_size, stride=self.stride, pad_mode="pad",
                               padding=(0, 0, pad[1], pad[1], pad[2], pad[2]), has_bias=True)
+        self.chan_in, self.chan_out = chan_in, chan_out
+
+    def use_folded(self):
+        if self.stride[0] != 1 or CAUSAL_CONV_IMPL == "conv3d":
+            return False
+        return CAUSAL_CONV_IMPL == "conv2d" or self.time_kernel_size == 1 or self.chan_in <= FOLDED_MAX_CHANNELS
 
     def construct(self, x):
         if self.time_kernel_size > 1:
             first = ops.tile(x[:, :, :1], (1, 1, self.time_kernel_size - 1, 1, 1))  # (B, C, k_t-1, H, W)
             x = ops.cat((first, x), axis=2)
-        return self.conv(x)
+        if not self.use_folded():
+            return self.conv(x)
+        return self._folded(x)
+
+    def _folded(self, x):
+        """The same convolution as one Conv2d: out[t] = sum_i W[:, :, i] * x[t + i] over the padded frames."""
+        k = self.time_kernel_size
+        b, c, t_pad, h, w = x.shape
+        t = t_pad - k + 1
+        frames = x.transpose(0, 2, 1, 3, 4)  # (B, T+k-1, C, H, W)
+        if k == 1:
+            stacked = frames.reshape(b * t, c, h, w)
+        else:
+            stacked = ops.cat([frames[:, i:i + t] for i in range(k)], axis=2).reshape(b * t, k * c, h, w)
+        weight = self.conv.weight.transpose(0, 2, 1, 3, 4).reshape(self.chan_out, k * c, *self.kernel_size[1:])
+        y = ops.conv2d(stacked, weight, self.conv.bias, stride=self.stride[1:], pad_mode="pad",
+                       padding=self.spatial_padding)  # (B*T, O, H', W')
+        return y.reshape(b, t, self.chan_out, y.shape[-2], y.shape[-1]).transpose(0, 2, 1, 3, 4)
 
 
 class ResnetBlock3D(nn.Cell):
