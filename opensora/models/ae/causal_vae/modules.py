@@ -79,15 +79,17 @@ class CausalConv3d(nn.Cell):
         k = self.time_kernel_size
         b, c, t_pad, h, w = x.shape
         t = t_pad - k + 1
-        frames = x.transpose(0, 2, 1, 3, 4)  # (B, T+k-1, C, H, W)
+        frames = x.transpose(0, 2, 1, 3, 4).contiguous()  # (B, T+k-1, C, H, W); a copy: PyNative transposes
+        # are strided views, and the CPU conv kernel must not see one (it corrupted the heap in testing)
         if k == 1:
             stacked = frames.reshape(b * t, c, h, w)
         else:
             stacked = ops.cat([frames[:, i:i + t] for i in range(k)], axis=2).reshape(b * t, k * c, h, w)
-        weight = self.conv.weight.transpose(0, 2, 1, 3, 4).reshape(self.chan_out, k * c, *self.kernel_size[1:])
+        weight = self.conv.weight.transpose(0, 2, 1, 3, 4).contiguous().reshape(self.chan_out, k * c,
+                                                                                *self.kernel_size[1:])
         y = ops.conv2d(stacked, weight, self.conv.bias, stride=self.stride[1:], pad_mode="pad",
                        padding=self.spatial_padding)  # (B*T, O, H', W')
-        return y.reshape(b, t, self.chan_out, y.shape[-2], y.shape[-1]).transpose(0, 2, 1, 3, 4)
+        return y.reshape(b, t, self.chan_out, y.shape[-2], y.shape[-1]).transpose(0, 2, 1, 3, 4).contiguous()
 
 
 class ResnetBlock3D(nn.Cell):
