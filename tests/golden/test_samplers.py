@@ -48,10 +48,9 @@ def test_oracle_model_recovers_the_data_point(name):
     if name in ENDS_AT_T0:
         sched = SAMPLERS[name]()
         sched.set_timesteps(20)
-        t_first = sched.timesteps[0]
-        x_in = x_init / np.sqrt(sched.init_noise_sigma**2) if sched.init_noise_sigma != 1 else x_init
-        abar_t, abar_0 = abar_at(sched, t_first), float(sched.alphas_cumprod[0])
-        eps = (x_in - np.sqrt(abar_t) * x0) / np.sqrt(1 - abar_t)
+        assert sched.init_noise_sigma == 1.0  # so x_init is the model's first input as it is
+        abar_t, abar_0 = abar_at(sched, sched.timesteps[0]), float(sched.alphas_cumprod[0])
+        eps = (x_init - np.sqrt(abar_t) * x0) / np.sqrt(1 - abar_t)
         expected = np.sqrt(abar_0) * x0 + np.sqrt(1 - abar_0) * eps
         np.testing.assert_allclose(out, expected, atol=2e-4)
     else:

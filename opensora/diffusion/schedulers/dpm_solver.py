@@ -53,14 +53,18 @@ class _SolverBase(Scheduler):
             return (sigma_t / sigma_s) * x - (alpha_t * (np.exp(-h) - F32(1))) * m
 
 
-class DPMSolverMultistepScheduler(_SolverBase):
-    defaults = dict(DPM_COMMON, algorithm_type="dpmsolver++", solver_type="midpoint", lower_order_final=True,
-                    euler_at_final=False, use_lu_lambdas=False, final_sigmas_type="zero", lambda_min_clipped=-np.inf,
-                    variance_type=None, timestep_spacing="linspace", steps_offset=0, rescale_betas_zero_snr=False)
+class _MultistepSolver(_SolverBase):
+    """The multistep loop shared by DPM-Solver++ and DEIS: keep the last `solver_order` converted outputs and
+    use the first-order update until two exist, and at the end when `_lower_final` says so."""
+
+    final_sigma_zero = True
+    deis = False
 
     def set_timesteps(self, num_inference_steps):
         self.num_inference_steps = num_inference_steps
-        self.timesteps, self.sigmas = self._timesteps_and_sigmas(num_inference_steps, 0.0)
+        a0 = self.alphas_cumprod[0]
+        last = 0.0 if self.final_sigma_zero else float(((1 - a0) / a0) ** 0.5)
+        self.timesteps, self.sigmas = self._timesteps_and_sigmas(num_inference_steps, last)
         self.model_outputs = [None] * self.config["solver_order"]
         self.lower_order_nums = 0
         self._step_index = None
@@ -69,20 +73,30 @@ class DPMSolverMultistepScheduler(_SolverBase):
         if self._step_index is None:
             self._init_step_index(timestep)
         x = to_numpy(sample)
-        n, i = len(self.timesteps), self._step_index
-        lower_final = i == n - 1 and (self.config["euler_at_final"] or (self.config["lower_order_final"] and n < 15)
-                                      or self.config["final_sigmas_type"] == "zero")
-        lower_second = i == n - 2 and self.config["lower_order_final"] and n < 15
-        m = self._x0(to_numpy(model_output), x)
+        m = self._convert(to_numpy(model_output), x)
         self.model_outputs = self.model_outputs[1:] + [m]
-        if self.config["solver_order"] == 1 or self.lower_order_nums < 1 or lower_final:
-            prev = self._first_order(m, x)
+        if self.config["solver_order"] == 1 or self.lower_order_nums < 1 or self._lower_final():
+            prev = self._first_order(m, x, deis=self.deis)
         else:
             prev = self._second_order(x)
-        del lower_second  # order 2 is the maximum here, so "lower second" changes nothing
         self.lower_order_nums = min(self.lower_order_nums + 1, self.config["solver_order"])
         self._step_index += 1
         return self._output(prev, sample, return_dict)
+
+
+class DPMSolverMultistepScheduler(_MultistepSolver):
+    defaults = dict(DPM_COMMON, algorithm_type="dpmsolver++", solver_type="midpoint", lower_order_final=True,
+                    euler_at_final=False, use_lu_lambdas=False, final_sigmas_type="zero", lambda_min_clipped=-np.inf,
+                    variance_type=None, timestep_spacing="linspace", steps_offset=0, rescale_betas_zero_snr=False)
+
+    def _convert(self, eps, x):
+        return self._x0(eps, x)
+
+    def _lower_final(self):
+        # (diffusers' "lower order second" flag changes nothing at order 2, the maximum here)
+        n = len(self.timesteps)
+        return self._step_index == n - 1 and (self.config["euler_at_final"] or self.config["final_sigmas_type"] == "zero"
+                                              or (self.config["lower_order_final"] and n < 15))
 
     def _second_order(self, x):
         i = self._step_index
@@ -141,40 +155,21 @@ class DPMSolverSinglestepScheduler(_SolverBase):
             return (sigma_t / sigma_s1) * x - factor * d0 - F32(0.5) * factor * d1
 
 
-class DEISMultistepScheduler(_SolverBase):
+class DEISMultistepScheduler(_MultistepSolver):
     defaults = dict(DPM_COMMON, algorithm_type="deis", solver_type="logrho", lower_order_final=True,
                     timestep_spacing="linspace", steps_offset=0)
+    final_sigma_zero = False  # DEIS ends at sigma(t=0), not 0
+    deis = True
 
-    def set_timesteps(self, num_inference_steps):
-        self.num_inference_steps = num_inference_steps
-        a0 = self.alphas_cumprod[0]
-        last = float(((1 - a0) / a0) ** 0.5)  # DEIS ends at sigma(t=0), not 0
-        self.timesteps, self.sigmas = self._timesteps_and_sigmas(num_inference_steps, last)
-        self.model_outputs = [None] * self.config["solver_order"]
-        self.lower_order_nums = 0
-        self._step_index = None
-
-    def _eps(self, eps, x):
+    def _convert(self, eps, x):
         """DEIS works on the noise: x0 is formed, then converted back to eps (identity up to rounding)."""
         alpha, sigma = _alpha_sigma(self.sigmas[self._step_index])
         x0 = (x - sigma * eps) / alpha
         return (x - alpha * x0) / sigma
 
-    def step(self, model_output, timestep, sample, return_dict=True):
-        if self._step_index is None:
-            self._init_step_index(timestep)
-        x = to_numpy(sample)
-        n, i = len(self.timesteps), self._step_index
-        lower_final = i == n - 1 and self.config["lower_order_final"] and n < 15
-        m = self._eps(to_numpy(model_output), x)
-        self.model_outputs = self.model_outputs[1:] + [m]
-        if self.config["solver_order"] == 1 or self.lower_order_nums < 1 or lower_final:
-            prev = self._first_order(m, x, deis=True)
-        else:
-            prev = self._second_order(x)
-        self.lower_order_nums = min(self.lower_order_nums + 1, self.config["solver_order"])
-        self._step_index += 1
-        return self._output(prev, sample, return_dict)
+    def _lower_final(self):
+        n = len(self.timesteps)
+        return self._step_index == n - 1 and self.config["lower_order_final"] and n < 15
 
     def _second_order(self, x):
         i = self._step_index
