@@ -69,14 +69,20 @@ class VAEClips:
     def __len__(self):
         return len(self.paths)
 
-    def load(self, path):
+    def load(self, path, rng=None):
+        """The clip of `path`; its random start, crop and flip come from `rng` (default: the reader's own)."""
+        rng = rng if rng is not None else self.rng
         if self.dataset_name == "video":
-            frames = read_video_clip(path, self.num_frames, self.frame_stride, self.start, self.rng)
+            frames = read_video_clip(path, self.num_frames, self.frame_stride, self.start, rng)
         else:
             frames = read_image(path)
-        flip = bool(self.flip and self.rng.random() < 0.5)
-        frames = preprocess_frames(frames, self.size, self.crop_size, self.crop_mode, flip, self.rng)
+        flip = bool(self.flip and rng.random() < 0.5)
+        frames = preprocess_frames(frames, self.size, self.crop_size, self.crop_mode, flip, rng)
         return frames_to_tensor(frames)
+
+    def epoch_order(self, epoch, seed):
+        """The shuffled order of an epoch: a function of (seed, epoch) only, so a resume can rebuild it."""
+        return np.random.default_rng([seed, epoch]).permutation(len(self.paths))
 
     def __iter__(self):
         for path in self.paths:

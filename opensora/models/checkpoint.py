@@ -1,8 +1,8 @@
 """Reading, renaming and strictly loading checkpoints: one module shared by every loader and converter.
 
 Formats read without torch and without executing pickle code:
-  .safetensors (incl. bf16/fp16 -> fp32), MindSpore .ckpt, and PyTorch .pt/.pth/.bin zip archives through a
-  restricted unpickler that rebuilds tensors only.
+  .safetensors (incl. bf16/fp16 -> fp32), MindSpore .ckpt, and PyTorch .pt/.pth/.bin (zip archives and the
+  pre-1.6 legacy format) through a restricted unpickler that rebuilds tensors only.
 """
 
 import json
@@ -126,11 +126,86 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return arr, arr.itemsize
 
 
+class _LegacyStorage:
+    """A storage of a pre-1.6 torch.save file: its bytes follow the pickles, so tensors are rebuilt later."""
+
+    def __init__(self, dtype, numel):
+        self.dtype, self.numel, self.array = dtype, numel, None
+
+
+class _LazyTensor:
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def materialize(self):
+        arr = self.storage.array
+        return _rebuild_tensor((arr, arr.itemsize), self.offset, self.size, self.stride)
+
+
+class _LegacyUnpickler(_RestrictedUnpickler):
+    """The same allow-list as the zip reader; storages are placeholders filled from the raw bytes after."""
+
+    def __init__(self, fileobj, path, storages):
+        super().__init__(fileobj, None, "", path)
+        self.storages = storages
+
+    def find_class(self, module, name):
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return lambda storage, offset, size, stride, *args: _LazyTensor(storage, offset, size, stride)
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid):
+        _, storage_type, key, _location, numel = pid[:5]
+        if key not in self.storages:
+            self.storages[key] = _LegacyStorage(storage_type.dtype, numel)
+        return self.storages[key]
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """For the header pickles of the legacy format (ints, a dict of ints/bools, a list of str): nothing else."""
+
+    def find_class(self, module, name):
+        raise UserError(f"refusing to unpickle '{module}.{name}' in a legacy torch header")
+
+
+def read_torch_legacy(path):
+    """State dict of a pre-1.6 torch.save file (e.g. lpips' vgg.pth, torchvision's vgg16-397923af.pth).
+
+    Layout: pickled magic number, protocol version, sys info, the object (storages as persistent ids), the
+    list of storage keys, then each storage as an int64 element count and its raw little-endian bytes."""
+    with open(path, "rb") as f:
+        magic = _PlainUnpickler(f).load()
+        if magic != 0x1950A86A20F9469CFC6C:
+            raise UserError(f"{path}: not a torch checkpoint (neither a zip archive nor the legacy format)")
+        _PlainUnpickler(f).load()  # protocol version
+        _PlainUnpickler(f).load()  # sys info
+        storages = {}
+        obj = _LegacyUnpickler(f, path, storages).load()
+        keys = _PlainUnpickler(f).load()
+        for key in keys:
+            storage = storages[key]
+            (numel,) = struct.unpack("<q", f.read(8))
+            dtype = np.uint16 if storage.dtype == "bf16" else storage.dtype
+            raw = np.frombuffer(f.read(numel * np.dtype(dtype).itemsize), dtype=dtype)
+            if storage.dtype == "bf16":
+                raw = (raw.astype(np.uint32) << 16).view(np.float32)
+            storage.array = raw
+    return _materialize(obj)
+
+
+def _materialize(obj):
+    if isinstance(obj, _LazyTensor):
+        return obj.materialize()
+    if isinstance(obj, dict):
+        return type(obj)((k, _materialize(v)) for k, v in obj.items())
+    return obj
+
+
 def read_torch_zip(path):
-    """State dict of a torch.save zip file (.pt/.pth/.bin) without torch and without running pickle code."""
+    """State dict of a torch.save file (.pt/.pth/.bin) without torch and without running pickle code: the zip
+    archive of torch >= 1.6, or the legacy format before it."""
     if not zipfile.is_zipfile(path):
-        raise UserError(f"{path}: not a torch zip archive (legacy pre-1.6 torch.save format is not read, "
-                        "to avoid executing pickle code); re-save it as safetensors")
+        return read_torch_legacy(path)
     with zipfile.ZipFile(path) as archive:
         pkl_names = [n for n in archive.namelist() if n.endswith("/data.pkl")]
         if not pkl_names:

@@ -13,12 +13,14 @@ from mindspore import Parameter, Tensor, nn, ops
 class AdamW(nn.Cell):
     """Args:
         params: trainable Parameters; lr: float (set per step by the trainer); weight_decay 0 gives torch's Adam
-        (the original VAE uses Adam with betas (0.5, 0.9), Latte AdamW (0.9, 0.999))."""
+        (the original VAE uses Adam with betas (0.5, 0.9), Latte AdamW (0.9, 0.999)); l2_weight_decay is
+        torch Adam's own (coupled) weight decay."""
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, l2_weight_decay=0.0):
         super().__init__()
         self.parameters = list(params)
         self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(betas), eps, weight_decay
+        self.l2_weight_decay = l2_weight_decay  # torch.optim.Adam's weight_decay: g += wd * p (coupled)
         self.exp_avg = [Parameter(ops.zeros_like(p), name=f"adamw_m.{p.name}", requires_grad=False)
                         for p in self.parameters]
         self.exp_avg_sq = [Parameter(ops.zeros_like(p), name=f"adamw_v.{p.name}", requires_grad=False)
@@ -50,5 +52,8 @@ class AdamW(nn.Cell):
         scalars = [Tensor(v, ms.float32) for v in (lr_hat, b1, b2, self.eps * bias2_sqrt,
                                                    self.lr * self.weight_decay / lr_hat)]
         for p, g, m, v in zip(self.parameters, grads, self.exp_avg, self.exp_avg_sq):
-            self._update(p, m, v, *scalars, g.astype(p.dtype))
+            g = g.astype(p.dtype)
+            if self.l2_weight_decay:
+                g = g + self.l2_weight_decay * p
+            self._update(p, m, v, *scalars, g)
         return True

@@ -7,6 +7,7 @@ import mindspore as ms
 import numpy as np
 
 from ..utils.errors import UserError, make_output_dir
+from .distributed import init_distributed
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8
 
@@ -144,8 +145,9 @@ class T2VTraining:
 
         args = self.args
         params = self.latte.trainable_params()
+        adamw = args.optim == "adamw"
         optimizer = AdamW(params, args.start_learning_rate, tuple(args.betas), args.optim_eps,
-                          args.weight_decay if args.optim == "adamw" else 0.0)
+                          args.weight_decay if adamw else 0.0, l2_weight_decay=0.0 if adamw else args.weight_decay)
         scaler = LossScaler(args.init_loss_scale, dynamic=self.dtype == ms.float16, factor=args.loss_scale_factor,
                             window=args.scale_window)
         ema = EMA(params, args.ema_decay) if args.use_ema else None
@@ -189,24 +191,6 @@ class T2VTraining:
                 "epoch": self.epoch, "position": self.position}
         return save_training_state(self.ckpt_dir, self.step, net_state(self.latte), tensors, meta,
                                    keep=self.args.ckpt_max_keep)
-
-
-def init_distributed(use_parallel):
-    """(rank, world size); with --use_parallel, MindSpore's communication (hccl on Ascend, mccl on CPU) and
-    DATA_PARALLEL with gradient mean. Launch with msrun (see README)."""
-    if not use_parallel:
-        return 0, 1
-    from mindspore.communication import get_group_size, get_rank, init
-
-    try:
-        init()
-    except RuntimeError as err:
-        raise UserError(f"--use_parallel: cannot initialise communication ({str(err).splitlines()[0][:160]}); "
-                        "is another msrun job using this --master_port? Start with msrun --worker_num=N "
-                        "--local_worker_num=N --master_port=<a free port>") from err
-    rank, world = get_rank(), get_group_size()
-    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
-    return rank, world
 
 
 def write_sample_video(run, step):

@@ -46,30 +46,39 @@ class Trainer:
     """
 
     def __init__(self, loss_fn, params, optimizer, scaler=None, clip_grad=False, max_grad_norm=1.0,
-                 accumulation_steps=1, ema=None, grad_reducer=None):
-        self.loss_fn, self.params, self.optimizer = loss_fn, list(params), optimizer
+                 accumulation_steps=1, ema=None, grad_reducer=None, grad_fn=None):
+        self.params, self.optimizer = list(params), optimizer
         self.scaler = scaler or LossScaler()
         self.clip_grad, self.max_grad_norm = clip_grad, max_grad_norm
         self.accumulation_steps, self.ema = accumulation_steps, ema
         self.grad_reducer = grad_reducer  # data-parallel gradient mean, when distributed
         self._accum, self._micro = None, 0
+        self.set_loss(loss_fn, grad_fn)
 
-        def scaled_loss(scale, *inputs):
-            loss = self.loss_fn(*inputs)
-            return loss * scale, loss
+    def set_loss(self, loss_fn, grad_fn=None):
+        """Switch the objective (e.g. when the adversarial term starts). `grad_fn`: a compiled
+        (scale, *inputs) -> ((loss * scale, loss, *aux), grads); default: PyNative value_and_grad of loss_fn."""
+        self.loss_fn = loss_fn
+        if grad_fn is None:
+            def scaled_loss(scale, *inputs):
+                out = loss_fn(*inputs)  # a loss, or (loss, *tensors to report)
+                loss, aux = (out[0], tuple(out[1:])) if isinstance(out, tuple) else (out, ())
+                return (loss * scale, loss) + aux
 
-        self._grad_fn = ms.value_and_grad(scaled_loss, None, self.params, has_aux=True)
+            grad_fn = ms.value_and_grad(scaled_loss, None, self.params, has_aux=True)
+        self._grad_fn = grad_fn
 
     def step(self, lr, *inputs):
         """One micro-batch; the optimizer steps every `accumulation_steps` calls. Returns a log dict."""
         scale = ms.Tensor(self.scaler.scale, ms.float32)
-        (_, loss), grads = self._grad_fn(scale, *inputs)
+        (_, loss, *aux), grads = self._grad_fn(scale, *inputs)
         grads = [g / scale for g in grads]
         if self.grad_reducer is not None:
             grads = list(self.grad_reducer(tuple(grads)))
         self._accum = grads if self._accum is None else [a + g for a, g in zip(self._accum, grads)]
         self._micro += 1
-        info = {"loss": float(loss.asnumpy()), "lr": lr, "loss_scale": self.scaler.scale, "updated": False}
+        info = {"loss": float(loss.asnumpy()), "lr": lr, "loss_scale": self.scaler.scale, "updated": False,
+                "aux": aux}
         if self._micro < self.accumulation_steps:
             return info
         grads = [g / self.accumulation_steps for g in self._accum]

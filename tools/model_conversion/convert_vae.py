@@ -1,7 +1,11 @@
-"""Convert a causal VAE checkpoint (original PyTorch names) to a MindSpore .ckpt.
+"""Convert a causal VAE checkpoint (original PyTorch names) -- or a 2-D image VAE -- to a MindSpore .ckpt.
 
     python tools/model_conversion/convert_vae.py --src /path/to/diffusion_pytorch_model.safetensors \
         --target models/ae/causal_vae_488.ckpt
+
+A 2-D VAE (e.g. sd-vae-ft-mse in diffusers names, or an LDM-named AutoencoderKL) is recognised by its keys and
+written as a MindSpore 2-D VAE checkpoint (LDM names, GroupNorm gamma/beta, attention as 1x1 convs), the input
+of tools/model_conversion/inflate_vae2d_to_vae3d.py.
 
 Reads .safetensors, .pt/.pth/.bin (tensors only: no pickle code runs) and .ckpt. Names are matched to the
 model built from --model_config; the training loss's `loss.*` keys are dropped; anything else that does not
@@ -30,11 +34,37 @@ def build_parser():
 
 def main(argv):
     args = build_parser().parse_args(argv)
+    from opensora.models.ae.inflation import detect_2d_layout
+    from opensora.models.checkpoint import read_state_dict
+
+    state = read_state_dict(args.src)
+    if detect_2d_layout(state):
+        return convert_2d(state, args)
     with no_init_parameters():  # names and shapes only: no memory for weights
         model = CausalVAEModel.from_config_file(args.model_config)
     shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
     convert_for_model(args.src, args.target, shapes, drop_prefixes=("loss.",),
                       config_name=f"--model_config {args.model_config}")
+    return 0
+
+
+def convert_2d(state, args):
+    import re
+
+    from opensora.models.ae.inflation import to_ldm_2d
+    from opensora.models.checkpoint import save_state
+    from opensora.utils.errors import UserError
+
+    if not args.target.endswith(".ckpt"):
+        raise UserError(f"--target {args.target}: the output must be a .ckpt file")
+    ldm, layout = to_ldm_2d(state, source=args.src)
+    norm = re.compile(r"(norm\d?|norm_out)\.(weight|bias)$")  # GroupNorm affine -> MindSpore gamma/beta
+    out = {norm.sub(lambda m: f"{m.group(1)}.{'gamma' if m.group(2) == 'weight' else 'beta'}", k): v
+           for k, v in ldm.items()}
+    save_state(out, args.target)
+    print(f"{args.src}: a 2-D VAE in {layout} names ({len(out)} tensors); wrote the MindSpore 2-D VAE checkpoint "
+          f"{args.target} -- next: python tools/model_conversion/inflate_vae2d_to_vae3d.py --src {args.target} "
+          "--target models/ae/causal_vae_488_init.ckpt")
     return 0
 
 

@@ -36,6 +36,27 @@ def load_vae_config(path):
     return cfg
 
 
+# release.json's loss_params: the defaults when a model config names none.
+RELEASE_LOSS_PARAMS = {"disc_start": 2001, "disc_weight": 0.5, "kl_weight": 1e-06, "logvar_init": 0.0}
+
+
+def load_loss_config(path):
+    """The training loss's arguments from a model config: release.json's `loss_params`, or the YAML's
+    `lossconfig` (top level or under generator.params; flat or as {target, params})."""
+    with open(path) as f:
+        raw = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
+    node = raw.get("loss_params")
+    if node is None:
+        node = raw.get("lossconfig")
+    if node is None and isinstance(raw.get("generator"), dict):
+        node = raw["generator"].get("params", {}).get("lossconfig")
+    if node is None:
+        return dict(RELEASE_LOSS_PARAMS)
+    if not isinstance(node, dict):
+        raise UserError(f"{path}: lossconfig must be a mapping")
+    return dict(node.get("params", node)) if "target" in node or "params" in node else dict(node)
+
+
 def _find_ddconfig(raw):
     node = raw.get("generator", raw)
     node = node.get("params", node) if isinstance(node, dict) else node

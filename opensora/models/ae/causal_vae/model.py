@@ -135,11 +135,15 @@ class Decoder(nn.Cell):
         self.norm_out = Normalize(block_in)
         self.conv_out = resolve_block(cfg["decoder_conv_out"], "decoder_conv_out")(block_in, 3, 3, padding=1)
 
-    def construct(self, z):
+    def features(self, z):
+        """Everything up to `conv_out`: the training loss needs this input of the last layer (adaptive weight)."""
         h = self.mid(self.conv_in(z))  # (B, C, T', H/8, W/8)
         for i in range(len(self.up) - 1, -1, -1):
             h = self.up[i](h)
-        return self.conv_out(nonlinearity(self.norm_out(h)))  # (B, 3, T, H, W)
+        return nonlinearity(self.norm_out(h))
+
+    def construct(self, z):
+        return self.conv_out(self.features(z))  # (B, 3, T, H, W)
 
 
 def normalize_config(config):
@@ -246,6 +250,14 @@ class CausalVAEModel(nn.Cell):
 
     def encode(self, x):
         return DiagonalGaussianDistribution(self.encode_moments(x))
+
+    def latent_shape(self, video_shape):
+        """(C, T, H, W) of a video -> (embed_dim, T', H', W') of its latent, without running the model."""
+        cfg = self.config
+        t_down = sum(1 for name in cfg["encoder_temporal_downsample"] if name)
+        s_down = 2 ** sum(1 for name in cfg["encoder_spatial_downsample"] if name)
+        _, t, h, w = video_shape
+        return (cfg["embed_dim"], (t - 1) // 2**t_down + 1, h // s_down, w // s_down)
 
     def decode(self, z):
         """z (B, embed_dim, T', h, w) -> video (B, 3, T, 8h, 8w)."""

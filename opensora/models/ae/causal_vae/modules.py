@@ -148,7 +148,11 @@ class SpatialDownsample2x(nn.Cell):
         self.conv = CausalConv3d(chan_in, chan_out, (1, 3, 3), stride=(1, 2, 2), padding=0)
 
     def construct(self, x):
-        x = ops.pad(x, (0, 1, 0, 1, 0, 0))  # (B, C, T, H+1, W+1)
+        # (B, C, T, H+1, W+1), by concatenating zeros: `ops.pad`'s gradient came out wrong from the second call
+        # of a compiled (graph-mode) training step on CPU
+        b, c, t, h, w = x.shape
+        x = ops.cat((x, ops.zeros((b, c, t, h, 1), x.dtype)), axis=4)
+        x = ops.cat((x, ops.zeros((b, c, t, 1, w + 1), x.dtype)), axis=3)
         return self.conv(x)
 
 
@@ -180,9 +184,16 @@ class TimeDownsample2x(nn.Cell):
         first = ops.tile(x[:, :, :1], (1, 1, self.kernel_size - 1, 1, 1))
         x = ops.cat((first, x), axis=2)  # (B, C, T+2, H, W)
         t_out = (x.shape[2] - self.kernel_size) // 2 + 1
-        total = x[:, :, 0:2 * t_out - 1:2]
-        for offset in range(1, self.kernel_size):
-            total = total + x[:, :, offset:offset + 2 * t_out - 1:2]
+        b, c, _, h, w = x.shape
+        # Window taps x[offset::2] by reshape, not by step-2 slices: MindSpore's CPU StridedSliceGrad fails on
+        # those ("input memory out of bounds"), which broke VAE training. Same additions in the same order.
+        total = None
+        for offset in range(self.kernel_size):
+            end = offset + 2 * t_out
+            if end > x.shape[2]:  # the last tap needs one frame past the input: pad it (never read)
+                x = ops.cat((x, x[:, :, -1:]), axis=2)
+            tap = x[:, :, offset:end].reshape(b, c, t_out, 2, h, w)[:, :, :, 0]
+            total = tap if total is None else total + tap
         return total / self.kernel_size
 
 
@@ -199,8 +210,10 @@ class TimeUpsample2x(nn.Cell):
         if x.shape[2] == 1:
             return x
         first, rest = x[:, :, :1], x[:, :, 1:]  # rest: (B, C, n, H, W)
-        prev = ops.cat((rest[:, :, :1], rest[:, :, :-1]), axis=2)  # clamped at the start
-        nxt = ops.cat((rest[:, :, 1:], rest[:, :, -1:]), axis=2)  # clamped at the end
+        prev = nxt = rest  # one frame: its neighbours are itself (an empty slice's gradient fails on CPU)
+        if rest.shape[2] > 1:
+            prev = ops.cat((rest[:, :, :1], rest[:, :, :-1]), axis=2)  # clamped at the start
+            nxt = ops.cat((rest[:, :, 1:], rest[:, :, -1:]), axis=2)  # clamped at the end
         even = 0.25 * prev + 0.75 * rest
         odd = 0.75 * rest + 0.25 * nxt
         b, c, n, h, w = rest.shape

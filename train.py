@@ -1,0 +1,139 @@
+"""Train the causal video VAE (Open-Sora-Plan v1.0.0 CausalVAEModel with LPIPSWithDiscriminator).
+
+    python train.py --config configs/ae/training/causal_vae_video.yaml
+
+Loss: L1 + LPIPS reconstruction NLL, KL (kl_weight), and -- with --use_discriminator -- a PatchGAN hinge loss with
+the original's adaptive weight from `disc_start` (in optimizer steps, two per batch, as the original).
+Checkpoints go to <output_path>/ckpt/step_XXXXXXXX/ (model.ckpt loads in infer_ae.py --ckpt_path); --resume
+continues exactly. Per-step terms: <output_path>/train_log.jsonl, curves: loss_curves.png, reconstructions:
+samples/step_XXXXXXXX.mp4 (source | reconstruction).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
+from opensora.utils.errors import run_main
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_flags(p)
+    # model and loss
+    p.add_argument("--model_config", default="configs/ae/causal_vae_488.yaml",
+                   help="VAE architecture + lossconfig (YAML), or a released config.json")
+    p.add_argument("--pretrained", default="", help="initial VAE weights, e.g. models/ae/causal_vae_488_init.ckpt "
+                   "from tools/model_conversion/inflate_vae2d_to_vae3d.py (empty: random init)")
+    add_bool_flag(p, "--use_discriminator", False, "PatchGAN adversarial loss from disc_start")
+    p.add_argument("--disc_start", type=int, default=None, help="override lossconfig.disc_start (optimizer steps)")
+    p.add_argument("--perceptual_weight", type=float, default=None,
+                   help="override lossconfig.perceptual_weight (0: no LPIPS, no VGG16 weights needed)")
+    p.add_argument("--lpips_ckpt_path", default="models/ae/lpips_vgg-426bf45c.ckpt",
+                   help="LPIPS VGG16 trunk + heads (tools/model_conversion/convert_lpips.py)")
+    add_bool_flag(p, "--use_recompute", False, "recompute each encoder/decoder level in the backward pass")
+    add_bool_flag(p, "--jit", True, "compile the VAE step as one MindSpore graph (8x faster on CPU; "
+                  "False: PyNative, op by op)")
+    p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (amp O2 over fp32 master weights)")
+    p.add_argument("--amp_level", default="O2", help="accepted for compatibility")
+    # data
+    p.add_argument("--data_path", default="", help="folder of videos (or images), or one file")
+    p.add_argument("--csv_path", default="", help="csv whose first column lists the files (relative to data_path)")
+    p.add_argument("--dataset_name", default="video", choices=["video", "image"])
+    p.add_argument("--num_frames", type=int, default=17)
+    p.add_argument("--frame_stride", type=int, default=1)
+    p.add_argument("--size", type=int, default=384, help="resize the short side to this")
+    p.add_argument("--crop_size", type=int, default=256, help="random crop of this size")
+    add_bool_flag(p, "--flip", False, "random horizontal flip")
+    # optimisation
+    p.add_argument("--optim", default="adam", choices=["adam", "adamw"])
+    p.add_argument("--betas", type=float, nargs=2, default=[0.5, 0.9])
+    p.add_argument("--optim_eps", type=float, default=1e-8)
+    p.add_argument("--weight_decay", type=float, default=0.0)
+    p.add_argument("--base_learning_rate", type=float, default=4.5e-6)
+    add_bool_flag(p, "--scale_lr", True, "lr = base_learning_rate x batch_size x accumulation x ranks")
+    p.add_argument("--scheduler", default="cosine_decay", choices=["constant", "cosine_decay"])
+    p.add_argument("--end_learning_rate", type=float, default=0.0, help="cosine_decay's final lr")
+    p.add_argument("--warmup_steps", type=int, default=0, help="linear warm-up steps (any scheduler)")
+    p.add_argument("--batch_size", type=int, default=4)
+    p.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--train_steps", type=int, default=0, help="optimizer steps to run (overrides --epochs when > 0)")
+    p.add_argument("--init_loss_scale", type=float, default=1024.0, help="fp16: initial dynamic loss scale")
+    p.add_argument("--loss_scale_factor", type=float, default=2.0)
+    p.add_argument("--scale_window", type=int, default=2000)
+    add_bool_flag(p, "--clip_grad", False, "clip each optimizer's gradient global norm to --max_grad_norm "
+                  "(the PyTorch original clips both at 1.0)")
+    p.add_argument("--max_grad_norm", type=float, default=1.0)
+    add_bool_flag(p, "--use_ema", False, "keep an EMA of the VAE weights (in train_state)")
+    p.add_argument("--ema_decay", type=float, default=0.9999)
+    # run
+    p.add_argument("--output_path", default="outputs/vae_train")
+    p.add_argument("--ckpt_save_interval", type=int, default=100, help="save every N optimizer steps")
+    p.add_argument("--ckpt_max_keep", type=int, default=10)
+    p.add_argument("--log_interval", type=int, default=1)
+    p.add_argument("--sample_interval", type=int, default=0,
+                   help="write a source|reconstruction mp4 every N steps (0: only at the end)")
+    p.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
+    p.add_argument("--seed", type=int, default=3407)
+    add_bool_flag(p, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
+    return p
+
+
+def main(argv):
+    # 1. config
+    args = parse_args(build_parser(), argv)
+    from opensora.train.vae_setup import VAETraining
+
+    run = VAETraining(args)  # checks data, builds models, restores state
+    logger = run.logger
+    if run.rank == 0:
+        save_config(args, args.output_path)
+
+    # 2. train
+    from tqdm import tqdm
+
+    start, last = time.time(), {}
+    bar = tqdm(total=run.total_steps, initial=run.step, desc="train vae", unit="step", disable=run.rank != 0)
+    while run.step < run.total_steps:
+        info = run.train_step()
+        if not info["updated"]:
+            if info.get("overflow"):
+                logger.warning(f"step {run.step}: overflow, update skipped, loss scale -> "
+                               f"{run.ae_trainer.scaler.scale}")
+            continue
+        bar.update(1)
+        last = info
+        if run.step % args.log_interval == 0:
+            terms = " ".join(f"{k} {v:.5g}" for k, v in info["terms"].items())
+            logger.info(f"step {run.step}: {terms} lr {info['lr']:.3g} grad_norm {info.get('grad_norm', 0):.4f} "
+                        f"loss_scale {info['loss_scale']:g}")
+        if run.step % args.ckpt_save_interval == 0 or run.step == run.total_steps:
+            path = run.save()
+            if path:
+                logger.info(f"saved {path}")
+        if run.rank == 0 and ((args.sample_interval and run.step % args.sample_interval == 0)
+                              or run.step == run.total_steps):
+            logger.info(f"reconstruction: {run.write_sample()}")
+    bar.close()
+
+    # 3. summary
+    summary = {"steps": run.step, "final_terms": last.get("terms"), "seconds": round(time.time() - start, 1),
+               "output": args.output_path}
+    summary["weights_checksum"] = float(sum(np.abs(p.asnumpy().astype(np.float64)).sum()
+                                            for p in run.ae_trainer.params))
+    if run.rank == 0 and last:
+        summary["loss_curves"] = run.plot_losses()
+    name = "summary.json" if run.rank == 0 else f"summary_rank{run.rank}.json"
+    with open(os.path.join(args.output_path, name), "w") as f:
+        json.dump(summary, f, indent=2)
+    logger.info(f"done: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
