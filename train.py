@@ -27,7 +27,7 @@ def build_parser():
     # model and loss
     p.add_argument("--model_config", default="configs/ae/causal_vae_488.yaml",
                    help="VAE architecture + lossconfig (YAML), or a released config.json")
-    p.add_argument("--pretrained", default="", help="initial VAE weights, e.g. models/ae/causal_vae_488_init.ckpt "
+    p.add_argument("--pretrained", default="", help="initial VAE weights, e.g. models/causal_vae_488_init.ckpt "
                    "from tools/model_conversion/inflate_vae2d_to_vae3d.py (empty: random init)")
     add_bool_flag(p, "--use_discriminator", False, "PatchGAN adversarial loss from disc_start")
     p.add_argument("--disc_start", type=int, default=None, help="override lossconfig.disc_start (optimizer steps)")

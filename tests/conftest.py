@@ -117,3 +117,37 @@ def weights(out, step):
     from opensora.models.checkpoint import read_state_dict
 
     return read_state_dict(os.path.join(out, "ckpt", f"step_{step:08d}", "model.ckpt"))
+
+
+# ----------------------------------------------------------------------------- VAE loss and training
+def counter_weights():
+    """The fixture's numpy-only generator of the VGG16 trunk and discriminator weights (too big to ship)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("counter_weights", fixture_path("losses", "weights",
+                                                                                  "counter_weights.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def lpips_ckpt(tmp_path_factory):
+    """An LPIPS checkpoint with the fixture's (random, reproducible) VGG16 trunk and the real v0.1 heads."""
+    from opensora.models.ae.losses.lpips import canonical_lpips_state
+    from opensora.models.checkpoint import read_state_dict, save_state
+
+    state = {**counter_weights().vgg16_features_arrays(),
+             **read_state_dict(fixture_path("losses", "weights", "lpips_vgg_lin.safetensors"))}
+    path = tmp_path_factory.mktemp("lpips") / "lpips_vgg.ckpt"
+    save_state(canonical_lpips_state(state), str(path))
+    return str(path)
+
+
+def vae_train_args(out, *extra):
+    """train.py on the real bundled clips with the tiny causal VAE (5 frames, 32x32), PyNative."""
+    return ["train.py", "--model_config", fixture_path("causalvae_tiny", "config.json"), "--pretrained",
+            fixture_path("causalvae_tiny", "diffusion_pytorch_model.safetensors"), "--data_path", CLIPS,
+            "--num_frames", "5", "--size", "32", "--crop_size", "32", "--flip", "True", "--batch_size", "1",
+            "--base_learning_rate", "1e-4", "--scale_lr", "False", "--scheduler", "constant", "--jit", "False",
+            "--output_path", str(out), *extra]

@@ -64,7 +64,7 @@ def convert_2d(state, args):
     save_state(out, args.target)
     print(f"{args.src}: a 2-D VAE in {layout} names ({len(out)} tensors); wrote the MindSpore 2-D VAE checkpoint "
           f"{args.target} -- next: python tools/model_conversion/inflate_vae2d_to_vae3d.py --src {args.target} "
-          "--target models/ae/causal_vae_488_init.ckpt")
+          "--target models/causal_vae_488_init.ckpt")
     return 0
 
 

@@ -18,7 +18,8 @@ from opensora.utils.errors import run_main
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--src", required=True, help="2-D VAE checkpoint (.safetensors, .ckpt, .pt/.pth/.bin)")
-    p.add_argument("--target", default="models/ae/causal_vae_488_init.ckpt", help="output .ckpt")
+    p.add_argument("--target", default="models/causal_vae_488_init.ckpt", help="output .ckpt (the training "
+                   "config's `pretrained`)")
     p.add_argument("--model_config", default="configs/ae/causal_vae_488.yaml",
                    help="causal VAE architecture (YAML or config.json) to inflate into")
     p.add_argument("--seed", type=int, default=42, help="init of 3-D parameters without a 2-D source, if any")
