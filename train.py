@@ -10,14 +10,9 @@ samples/step_XXXXXXXX.mp4 (source | reconstruction).
 """
 
 import argparse
-import json
-import os
 import sys
-import time
 
-import numpy as np
-
-from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
+from opensora.utils.config import add_bool_flag, add_common_flags, add_run_flags, parse_args, save_config
 from opensora.utils.errors import run_main
 
 
@@ -71,16 +66,7 @@ def build_parser():
     p.add_argument("--max_grad_norm", type=float, default=1.0)
     add_bool_flag(p, "--use_ema", False, "keep an EMA of the VAE weights (in train_state)")
     p.add_argument("--ema_decay", type=float, default=0.9999)
-    # run
-    p.add_argument("--output_path", default="outputs/vae_train")
-    p.add_argument("--ckpt_save_interval", type=int, default=100, help="save every N optimizer steps")
-    p.add_argument("--ckpt_max_keep", type=int, default=10)
-    p.add_argument("--log_interval", type=int, default=1)
-    p.add_argument("--sample_interval", type=int, default=0,
-                   help="write a source|reconstruction mp4 every N steps (0: only at the end)")
-    p.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
-    p.add_argument("--seed", type=int, default=3407)
-    add_bool_flag(p, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
+    add_run_flags(p, "outputs/vae_train", "write a source|reconstruction mp4 every N steps (0: only at the end)")
     return p
 
 
@@ -90,48 +76,20 @@ def main(argv):
     from opensora.train.vae_setup import VAETraining
 
     run = VAETraining(args)  # checks data, builds models, restores state
-    logger = run.logger
     if run.rank == 0:
         save_config(args, args.output_path)
 
     # 2. train
-    from tqdm import tqdm
+    from opensora.train.loop import train_loop, write_summary
 
-    start, last = time.time(), {}
-    bar = tqdm(total=run.total_steps, initial=run.step, desc="train vae", unit="step", disable=run.rank != 0)
-    while run.step < run.total_steps:
-        info = run.train_step()
-        if not info["updated"]:
-            if info.get("overflow"):
-                logger.warning(f"step {run.step}: overflow, update skipped, loss scale -> "
-                               f"{run.ae_trainer.scaler.scale}")
-            continue
-        bar.update(1)
-        last = info
-        if run.step % args.log_interval == 0:
-            terms = " ".join(f"{k} {v:.5g}" for k, v in info["terms"].items())
-            logger.info(f"step {run.step}: {terms} lr {info['lr']:.3g} grad_norm {info.get('grad_norm', 0):.4f} "
-                        f"loss_scale {info['loss_scale']:g}")
-        if run.step % args.ckpt_save_interval == 0 or run.step == run.total_steps:
-            path = run.save()
-            if path:
-                logger.info(f"saved {path}")
-        if run.rank == 0 and ((args.sample_interval and run.step % args.sample_interval == 0)
-                              or run.step == run.total_steps):
-            logger.info(f"reconstruction: {run.write_sample()}")
-    bar.close()
+    last, seconds = train_loop(run, args, desc="train vae", sample_at_end=True)
 
     # 3. summary
-    summary = {"steps": run.step, "final_terms": last.get("terms"), "seconds": round(time.time() - start, 1),
+    summary = {"steps": run.step, "final_terms": last.get("terms"), "seconds": round(seconds, 1),
                "output": args.output_path}
-    summary["weights_checksum"] = float(sum(np.abs(p.asnumpy().astype(np.float64)).sum()
-                                            for p in run.ae_trainer.params))
     if run.rank == 0 and last:
         summary["loss_curves"] = run.plot_losses()
-    name = "summary.json" if run.rank == 0 else f"summary_rank{run.rank}.json"
-    with open(os.path.join(args.output_path, name), "w") as f:
-        json.dump(summary, f, indent=2)
-    logger.info(f"done: {summary}")
+    write_summary(run, args, summary)
     return 0
 
 

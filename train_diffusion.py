@@ -10,14 +10,9 @@ exactly (weights, optimizer, EMA, loss scale, step and data/noise RNG).
 """
 
 import argparse
-import json
-import os
 import sys
-import time
 
-import numpy as np
-
-from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
+from opensora.utils.config import add_bool_flag, add_common_flags, add_run_flags, parse_args, save_config
 from opensora.utils.errors import run_main
 
 
@@ -70,16 +65,8 @@ def build_parser():
     p.add_argument("--max_grad_norm", type=float, default=1.0)
     add_bool_flag(p, "--use_ema", False, "keep an EMA of the weights (saved as ema.* in train_state)")
     p.add_argument("--ema_decay", type=float, default=0.9999)
-    # run
-    p.add_argument("--output_path", default="outputs/latte_train")
-    p.add_argument("--ckpt_save_interval", type=int, default=100, help="save every N optimizer steps")
-    p.add_argument("--ckpt_max_keep", type=int, default=10)
-    p.add_argument("--log_interval", type=int, default=1)
-    p.add_argument("--sample_interval", type=int, default=0, help="write a sample video every N steps (0: never)")
+    add_run_flags(p, "outputs/latte_train", "write a sample video every N steps (0: never)")
     p.add_argument("--sample_steps", default="250", help="respaced sampling chain of those videos: '250', 'ddim20', ...")
-    p.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
-    p.add_argument("--seed", type=int, default=3407)
-    add_bool_flag(p, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
     return p
 
 
@@ -89,44 +76,17 @@ def main(argv):
     from opensora.train.t2v_setup import T2VTraining
 
     run = T2VTraining(args)  # checks data, builds models, restores state
-    logger = run.logger
     if run.rank == 0:
         save_config(args, args.output_path)
 
     # 2. train
-    from tqdm import tqdm
+    from opensora.train.loop import train_loop, write_summary
 
-    start, last = time.time(), {}
-    bar = tqdm(total=run.total_steps, initial=run.step, desc="train", unit="step", disable=run.rank != 0)
-    while run.step < run.total_steps:
-        info = run.train_step()
-        if not info["updated"]:
-            if info.get("overflow"):
-                logger.warning(f"step {run.step}: overflow, update skipped, loss scale -> {run.trainer.scaler.scale}")
-            continue
-        bar.update(1)
-        last = info
-        if run.step % args.log_interval == 0:
-            logger.info(f"step {run.step}: loss {info['loss']:.5f} lr {info['lr']:.3g} grad_norm "
-                        f"{info.get('grad_norm', 0):.4f} loss_scale {info['loss_scale']:g}")
-        if run.step % args.ckpt_save_interval == 0 or run.step == run.total_steps:
-            path = run.save()
-            if path:
-                logger.info(f"saved {path}")
-        if args.sample_interval and run.step % args.sample_interval == 0 and run.rank == 0:
-            from opensora.train.t2v_setup import write_sample_video
-
-            logger.info(f"sample video: {write_sample_video(run, run.step)}")
-    bar.close()
+    last, seconds = train_loop(run, args, desc="train")
 
     # 3. summary
-    summary = {"steps": run.step, "final_loss": last.get("loss"), "seconds": round(time.time() - start, 1),
-               "skipped_samples": run.dataset.bad_samples, "output": args.output_path}
-    summary["weights_checksum"] = float(sum(np.abs(p.asnumpy().astype(np.float64)).sum() for p in run.trainer.params))
-    name = "summary.json" if run.rank == 0 else f"summary_rank{run.rank}.json"  # every rank: same weights?
-    with open(os.path.join(args.output_path, name), "w") as f:
-        json.dump(summary, f, indent=2)
-    logger.info(f"done: {summary}")
+    write_summary(run, args, {"steps": run.step, "final_loss": last.get("loss"), "seconds": round(seconds, 1),
+                              "skipped_samples": run.dataset.bad_samples, "output": args.output_path})
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Data-parallel start-up shared by the training scripts (msrun workers; hccl on Ascend, mccl on CPU)."""
+"""Start-up shared by the training scripts: context, data parallel (msrun workers; hccl on Ascend, mccl on CPU),
+dtype and schedule checks."""
 
 import mindspore as ms
 
@@ -21,3 +22,15 @@ def init_distributed(use_parallel):
     rank, world = get_rank(), get_group_size()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
     return rank, world
+
+
+def start_training(args):
+    """MindSpore context, seed, ranks and compute dtype of a training run -> (rank, world size, dtype)."""
+    from ..utils.ms_utils import init_context, resolve_dtype
+
+    init_context(args.mode, args.device_target, args.seed, args.debug)
+    rank, world = init_distributed(args.use_parallel)
+    dtype = resolve_dtype(args.dtype, args.device_target)
+    if args.scheduler not in ("constant", "cosine_decay"):
+        raise UserError(f"--scheduler {args.scheduler}: use constant or cosine_decay")
+    return rank, world, dtype

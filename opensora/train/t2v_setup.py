@@ -7,7 +7,7 @@ import mindspore as ms
 import numpy as np
 
 from ..utils.errors import UserError, make_output_dir
-from .distributed import init_distributed
+from .distributed import start_training
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8
 
@@ -17,16 +17,11 @@ class T2VTraining:
         from ..dataset.t2v_dataset import TextVideoDataset
         from ..diffusion import create_diffusion
         from ..utils.logger import setup_logger
-        from ..utils.ms_utils import init_context, resolve_dtype
         from .checkpoint import load_training_state, resolve_resume
         from .diffusion_task import DiffusionTrainingTask
 
         self.args = args
-        init_context(args.mode, args.device_target, args.seed, args.debug)
-        self.rank, self.world_size = init_distributed(args.use_parallel)
-        self.dtype = resolve_dtype(args.dtype, args.device_target)
-        if args.scheduler not in ("constant", "cosine_decay"):
-            raise UserError(f"--scheduler {args.scheduler}: use constant or cosine_decay")
+        self.rank, self.world_size, self.dtype = start_training(args)
         for flag in ("data_file_path", "video_folder", "text_embed_folder"):
             if not getattr(args, flag):
                 raise UserError(f"--{flag} is required")
@@ -175,6 +170,12 @@ class T2VTraining:
         if info["updated"]:
             self.step += 1
         return info
+
+    def describe(self, info):
+        return f"loss {info['loss']:.5f}"
+
+    def write_sample(self):
+        return write_sample_video(self, self.step)
 
     def save(self):
         """Rank 0 writes (all ranks hold the same weights); other ranks return None."""

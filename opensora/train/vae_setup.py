@@ -7,7 +7,7 @@ import mindspore as ms
 import numpy as np
 
 from ..utils.errors import UserError, make_output_dir
-from .distributed import init_distributed
+from .distributed import start_training
 
 LOG_FILE = "train_log.jsonl"
 
@@ -16,15 +16,10 @@ class VAETraining:
     def __init__(self, args):
         from ..dataset.vae_dataset import VAEClips, list_media
         from ..utils.logger import setup_logger
-        from ..utils.ms_utils import init_context, resolve_dtype
         from .vae_task import VAETrainingTask
 
         self.args = args
-        init_context(args.mode, args.device_target, args.seed, args.debug)
-        self.rank, self.world_size = init_distributed(args.use_parallel)
-        self.dtype = resolve_dtype(args.dtype, args.device_target)
-        if args.scheduler not in ("constant", "cosine_decay"):
-            raise UserError(f"--scheduler {args.scheduler}: use constant or cosine_decay")
+        self.rank, self.world_size, self.dtype = start_training(args)
         paths = list_media(args.data_path, args.dataset_name, args.csv_path)
         self.clips = VAEClips(paths, args.dataset_name, args.num_frames, args.frame_stride, args.size,
                               args.crop_size, start="random", crop_mode="random", flip=args.flip)
@@ -173,6 +168,14 @@ class VAETraining:
                 with open(os.path.join(args.output_path, LOG_FILE), "a") as f:
                     f.write(json.dumps({"step": self.step, "lr": lr, **terms}) + "\n")
         return info
+
+    @property
+    def trainer(self):
+        """The VAE's trainer (the loop reads its loss scale and weights)."""
+        return self.ae_trainer
+
+    def describe(self, info):
+        return " ".join(f"{k} {v:.5g}" for k, v in info["terms"].items())
 
     # ------------------------------------------------------------------ checkpoints
     def save(self):

@@ -39,6 +39,18 @@ def add_common_flags(parser):
     parser.add_argument("--device_target", default="CPU", choices=["CPU", "Ascend", "GPU"], help="MindSpore backend")
 
 
+def add_run_flags(parser, output_path, sample_help):
+    """Flags every training script shares: outputs, checkpoints, logging, samples, resume, seed, data parallel."""
+    parser.add_argument("--output_path", default=output_path)
+    parser.add_argument("--ckpt_save_interval", type=int, default=100, help="save every N optimizer steps")
+    parser.add_argument("--ckpt_max_keep", type=int, default=10)
+    parser.add_argument("--log_interval", type=int, default=1)
+    parser.add_argument("--sample_interval", type=int, default=0, help=sample_help)
+    parser.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
+    parser.add_argument("--seed", type=int, default=3407)
+    add_bool_flag(parser, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
+
+
 def load_yaml_config(path, valid_keys):
     """Read a YAML of flag values; an unknown key is an error naming the file and the key."""
     if not os.path.isfile(path):

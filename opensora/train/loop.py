@@ -1,0 +1,52 @@
+"""The loop both training scripts share: steps with a progress bar, overflow warnings, per-step logs, atomic
+checkpoints every --ckpt_save_interval steps and at the end, periodic samples, and the summary.json of each rank.
+
+`run` is a T2VTraining / VAETraining: step, total_steps, rank, logger, train_step(), save(), trainer, and
+`describe(info)` (its log line) and `write_sample()` (a video a person looks at).
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+
+def train_loop(run, args, desc="train", sample_at_end=False):
+    """Returns (the last step's info, seconds)."""
+    from tqdm import tqdm
+
+    start, last = time.time(), {}
+    bar = tqdm(total=run.total_steps, initial=run.step, desc=desc, unit="step", disable=run.rank != 0)
+    while run.step < run.total_steps:
+        info = run.train_step()
+        if not info["updated"]:
+            if info.get("overflow"):
+                run.logger.warning(f"step {run.step}: overflow, update skipped, loss scale -> "
+                                   f"{run.trainer.scaler.scale}")
+            continue
+        bar.update(1)
+        last = info
+        if run.step % args.log_interval == 0:
+            run.logger.info(f"step {run.step}: {run.describe(info)} lr {info['lr']:.3g} grad_norm "
+                            f"{info.get('grad_norm', 0):.4f} loss_scale {info['loss_scale']:g}")
+        if run.step % args.ckpt_save_interval == 0 or run.step == run.total_steps:
+            path = run.save()
+            if path:
+                run.logger.info(f"saved {path}")
+        due = args.sample_interval and run.step % args.sample_interval == 0
+        if run.rank == 0 and (due or (sample_at_end and run.step == run.total_steps)):
+            run.logger.info(f"sample video: {run.write_sample()}")
+    bar.close()
+    return last, time.time() - start
+
+
+def write_summary(run, args, summary):
+    """summary.json (rank 0) / summary_rank<N>.json with a weights checksum, so ranks can be compared."""
+    summary["weights_checksum"] = float(sum(np.abs(p.asnumpy().astype(np.float64)).sum()
+                                            for p in run.trainer.params))
+    name = "summary.json" if run.rank == 0 else f"summary_rank{run.rank}.json"
+    with open(os.path.join(args.output_path, name), "w") as f:
+        json.dump(summary, f, indent=2)
+    run.logger.info(f"done: {summary}")
+    return summary
