@@ -43,11 +43,32 @@ def test_pickle_payload_is_refused_and_not_executed(tmp_path):
     assert not (tmp_path / "PWNED_BY_PICKLE").exists()
 
 
-def test_legacy_non_zip_pickle_is_refused(tmp_path):
-    path = tmp_path / "legacy.pth"
+def test_plain_pickle_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "plain.pth"
     path.write_bytes(pickle.dumps({"a": 1}))
-    with pytest.raises(UserError, match="not a torch zip archive"):
+    with pytest.raises(UserError, match="not a torch checkpoint"):
         read_state_dict(str(path))
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_legacy_format_pickle_payload_is_refused_and_not_executed(tmp_path):
+    """The pre-1.6 torch format is read (lpips' vgg.pth), with the same allow-list as zip archives."""
+    marker = tmp_path / "executed"
+    path = tmp_path / "legacy.pth"
+    header = pickle.dumps(0x1950A86A20F9469CFC6C) + pickle.dumps(1001) + pickle.dumps({"little_endian": True})
+    path.write_bytes(header + pickle.dumps({"w": _Payload(marker)}) + pickle.dumps([]))
+    with pytest.raises(UserError, match="refusing to unpickle"):
+        read_state_dict(str(path))
+    assert not marker.exists()
 
 
 def test_truncated_safetensors(tmp_path):
