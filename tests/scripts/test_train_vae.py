@@ -210,3 +210,13 @@ def test_seed_2d_vae_route_end_to_end(tmp_path, lpips_ckpt):
     row = json.loads(open(tmp_path / "outputs" / "causal_vae" / "train_log.jsonl").readline())
     assert np.isfinite(row["total_loss"]) and row["nll_loss"] > row["rec_loss"] > 0
     assert os.path.isdir(tmp_path / "outputs" / "causal_vae" / "ckpt" / "step_00000001")
+
+
+def test_tiny_cpu_training_config_runs(tmp_path):
+    """The README's try-it-on-a-laptop command, shortened to one PyNative step."""
+    result = run_script(["train.py", "--config", "configs/ae/training/causal_vae_tiny_cpu.yaml", "--train_steps", "1",
+                         "--jit", "False", "--output_path", str(tmp_path / "o")])
+    assert result.returncode == 0, result.stderr[-3000:]
+    row = json.loads(open(tmp_path / "o" / "train_log.jsonl").readline())
+    assert np.isfinite(row["total_loss"]) and row["disc_factor"] == 0
+    assert (tmp_path / "o" / "samples" / "step_00000001.mp4").is_file()
