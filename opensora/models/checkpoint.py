@@ -201,7 +201,7 @@ def _materialize(obj):
     return obj
 
 
-def read_torch_zip(path):
+def read_torch_file(path):
     """State dict of a torch.save file (.pt/.pth/.bin) without torch and without running pickle code: the zip
     archive of torch >= 1.6, or the legacy format before it."""
     if not zipfile.is_zipfile(path):
@@ -237,7 +237,7 @@ def read_state_dict(path):
     if ext == ".ckpt":
         return read_mindspore_ckpt(path)
     if ext in (".pt", ".pth", ".bin"):
-        return unwrap_state_dict(read_torch_zip(path), path)
+        return unwrap_state_dict(read_torch_file(path), path)
     if ext == ".json":  # a sharded checkpoint's index
         with open(path) as f:
             index = json.load(f)

@@ -50,11 +50,9 @@ class T2VTraining:
             from ..models.checkpoint import load_state_into
 
             load_state_into(self.latte, model_state, source=folder)
-            self.trainer.optimizer.load_state(train_state)
-            if self.trainer.ema is not None:
-                for p in self.trainer.ema.shadow:
-                    p.set_data(ms.Tensor(train_state[p.name]))
-            self.trainer.scaler.scale, self.trainer.scaler.good_steps = meta["loss_scale"], meta["good_steps"]
+            from .trainer import restore_trainer
+
+            restore_trainer(self.trainer, train_state, meta)
             self.step = meta["step"]
             self.epoch, self.position = meta["epoch"], meta["position"]
             self.logger.info(f"resumed from {folder} at step {self.step}")
@@ -135,24 +133,10 @@ class T2VTraining:
         return vae
 
     def _build_trainer(self):
-        from .optim import AdamW
-        from .trainer import EMA, LossScaler, Trainer
+        from .trainer import trainer_from_args
 
-        args = self.args
-        params = self.latte.trainable_params()
-        adamw = args.optim == "adamw"
-        optimizer = AdamW(params, args.start_learning_rate, tuple(args.betas), args.optim_eps,
-                          args.weight_decay if adamw else 0.0, l2_weight_decay=0.0 if adamw else args.weight_decay)
-        scaler = LossScaler(args.init_loss_scale, dynamic=self.dtype == ms.float16, factor=args.loss_scale_factor,
-                            window=args.scale_window)
-        ema = EMA(params, args.ema_decay) if args.use_ema else None
-        reducer = None
-        if self.world_size > 1:
-            from mindspore import nn
-
-            reducer = nn.DistributedGradReducer(params, mean=True, degree=self.world_size)
-        return Trainer(self.task.loss, params, optimizer, scaler, args.clip_grad, args.max_grad_norm,
-                       args.gradient_accumulation_steps, ema, grad_reducer=reducer)
+        return trainer_from_args(self.args, self.latte.trainable_params(), self.task.loss,
+                                 self.args.start_learning_rate, self.world_size, self.dtype == ms.float16)
 
     def train_step(self):
         """One micro-batch through the trainer; `self.step` counts optimizer updates."""
@@ -183,13 +167,10 @@ class T2VTraining:
             return None
         from ..models.checkpoint import net_state
         from .checkpoint import save_training_state
+        from .trainer import trainer_state
 
-        trainer = self.trainer
-        tensors = {k: v.asnumpy() for k, v in trainer.optimizer.state().items()}
-        if trainer.ema is not None:
-            tensors.update({p.name: p.asnumpy() for p in trainer.ema.shadow})
-        meta = {"loss_scale": trainer.scaler.scale, "good_steps": trainer.scaler.good_steps,
-                "epoch": self.epoch, "position": self.position}
+        tensors, meta = trainer_state(self.trainer)
+        meta.update(epoch=self.epoch, position=self.position)
         return save_training_state(self.ckpt_dir, self.step, net_state(self.latte), tensors, meta,
                                    keep=self.args.ckpt_max_keep)
 

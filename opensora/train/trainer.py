@@ -101,3 +101,44 @@ class Trainer:
             self.ema.update()
         info["updated"] = True
         return info
+
+
+def trainer_from_args(args, params, loss_fn, lr, world_size=1, dynamic_scale=False, ema=True, grad_fn=None):
+    """A Trainer from the flags both training scripts share: --optim adam|adamw (torch's Adam couples its weight
+    decay into the gradient, AdamW decouples it), --betas, --optim_eps, --weight_decay, the loss-scale flags
+    (dynamic only when `dynamic_scale`, i.e. fp16), --clip_grad/--max_grad_norm, --gradient_accumulation_steps,
+    --use_ema/--ema_decay (when `ema`), and the data-parallel gradient mean over `world_size` ranks."""
+    from .optim import AdamW
+
+    adamw = args.optim == "adamw"
+    optimizer = AdamW(params, lr, tuple(args.betas), args.optim_eps, args.weight_decay if adamw else 0.0,
+                      l2_weight_decay=0.0 if adamw else args.weight_decay)
+    scaler = LossScaler(args.init_loss_scale if dynamic_scale else 1.0, dynamic=dynamic_scale,
+                        factor=args.loss_scale_factor, window=args.scale_window)
+    reducer = None
+    if world_size > 1:
+        from mindspore import nn
+
+        reducer = nn.DistributedGradReducer(params, mean=True, degree=world_size)
+    return Trainer(loss_fn, params, optimizer, scaler, args.clip_grad, args.max_grad_norm,
+                   args.gradient_accumulation_steps, EMA(params, args.ema_decay) if ema and args.use_ema else None,
+                   grad_reducer=reducer, grad_fn=grad_fn)
+
+
+def trainer_state(trainer, prefix=""):
+    """(tensors, meta) of a trainer for a checkpoint: optimizer moments and step, EMA, loss scale."""
+    tensors = {prefix + k: v.asnumpy() for k, v in trainer.optimizer.state().items()}
+    if trainer.ema is not None:
+        tensors.update({prefix + p.name: p.asnumpy() for p in trainer.ema.shadow})
+    return tensors, {"loss_scale": trainer.scaler.scale, "good_steps": trainer.scaler.good_steps}
+
+
+def restore_trainer(trainer, tensors, meta=None, prefix=""):
+    """Inverse of `trainer_state` (meta None: the loss scale is left as built)."""
+    own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    trainer.optimizer.load_state(own)
+    if trainer.ema is not None:
+        for p in trainer.ema.shadow:
+            p.set_data(ms.Tensor(own[p.name]))
+    if meta is not None:
+        trainer.scaler.scale, trainer.scaler.good_steps = meta["loss_scale"], meta["good_steps"]

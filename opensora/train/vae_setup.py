@@ -37,7 +37,7 @@ class VAETraining:
         self.task = VAETrainingTask(self.vae, self.loss, graph=args.jit)
         self.lr = args.base_learning_rate * (args.batch_size * args.gradient_accumulation_steps * self.world_size
                                              if args.scale_lr else 1)
-        self.ae_trainer = self._build_trainer(self.vae.trainable_params(), self.task.generator,
+        self.trainer = self._build_trainer(self.vae.trainable_params(), self.task.generator,
                                               self.dtype == ms.float16)
         self.disc_trainer = None
         if self.loss.discriminator is not None:
@@ -94,23 +94,10 @@ class VAETraining:
         return loss
 
     def _build_trainer(self, params, loss_fn, dynamic_scale, ema=True):
-        from .optim import AdamW
-        from .trainer import EMA, LossScaler, Trainer
+        from .trainer import trainer_from_args
 
-        args = self.args
-        adamw = args.optim == "adamw"
-        optimizer = AdamW(params, self.lr, tuple(args.betas), args.optim_eps, args.weight_decay if adamw else 0.0,
-                          l2_weight_decay=0.0 if adamw else args.weight_decay)
-        scaler = LossScaler(args.init_loss_scale if dynamic_scale else 1.0, dynamic=dynamic_scale,
-                            factor=args.loss_scale_factor, window=args.scale_window)
-        reducer = None
-        if self.world_size > 1:
-            from mindspore import nn
-
-            reducer = nn.DistributedGradReducer(params, mean=True, degree=self.world_size)
-        return Trainer(loss_fn, params, optimizer, scaler, args.clip_grad, args.max_grad_norm,
-                       args.gradient_accumulation_steps, EMA(params, args.ema_decay) if ema and args.use_ema else None,
-                       grad_reducer=reducer, grad_fn=self.task.grad_fn(loss_fn, params))
+        return trainer_from_args(self.args, params, loss_fn, self.lr, self.world_size, dynamic_scale, ema,
+                                 grad_fn=self.task.grad_fn(loss_fn, params))
 
     # ------------------------------------------------------------------ data
     def next_batch(self):
@@ -145,7 +132,7 @@ class VAETraining:
         video, noise = ms.Tensor(videos), ms.Tensor(noise)
         d_weight = self.task.adaptive_weight(video, noise) if disc_factor > 0 else None
         factor = ms.Tensor(0.0 if d_weight is None else float(d_weight.asnumpy()) * disc_factor, ms.float32)
-        info = self.ae_trainer.step(lr, video, noise, factor)
+        info = self.trainer.step(lr, video, noise, factor)
         recon, nll_loss, rec_loss, kl_loss, g_loss = info.pop("aux")
         terms = {"total_loss": info["loss"], "nll_loss": float(nll_loss.asnumpy()),
                  "rec_loss": float(rec_loss.asnumpy()), "kl_loss": float(kl_loss.asnumpy())}
@@ -169,11 +156,6 @@ class VAETraining:
                     f.write(json.dumps({"step": self.step, "lr": lr, **terms}) + "\n")
         return info
 
-    @property
-    def trainer(self):
-        """The VAE's trainer (the loop reads its loss scale and weights)."""
-        return self.ae_trainer
-
     def describe(self, info):
         return " ".join(f"{k} {v:.5g}" for k, v in info["terms"].items())
 
@@ -184,38 +166,32 @@ class VAETraining:
             return None
         from ..models.checkpoint import net_state
         from .checkpoint import save_training_state
+        from .trainer import trainer_state
 
-        tensors = {k: v.asnumpy() for k, v in self.ae_trainer.optimizer.state().items()}
-        if self.ae_trainer.ema is not None:
-            tensors.update({p.name: p.asnumpy() for p in self.ae_trainer.ema.shadow})
-        meta = {"loss_scale": self.ae_trainer.scaler.scale, "good_steps": self.ae_trainer.scaler.good_steps,
-                "epoch": self.epoch, "position": self.position}
+        tensors, meta = trainer_state(self.trainer)
+        meta.update(epoch=self.epoch, position=self.position)
         if self.disc_trainer is not None:
             tensors.update({f"disc.{k}": v for k, v in net_state(self.loss.discriminator).items()})
-            tensors.update({f"disc_opt.{k}": v.asnumpy() for k, v in self.disc_trainer.optimizer.state().items()})
+            tensors.update(trainer_state(self.disc_trainer, prefix="disc_opt.")[0])
         return save_training_state(self.ckpt_dir, self.step, net_state(self.vae), tensors, meta,
                                    keep=self.args.ckpt_max_keep)
 
     def _resume(self):
         from ..models.checkpoint import load_state_into
         from .checkpoint import load_training_state, resolve_resume
+        from .trainer import restore_trainer
 
         folder = resolve_resume(self.args.resume, self.ckpt_dir)
         model_state, train_state, meta = load_training_state(folder)
         load_state_into(self.vae, model_state, source=folder)
-        self.ae_trainer.optimizer.load_state({k: v for k, v in train_state.items() if not k.startswith("disc")})
-        if self.ae_trainer.ema is not None:
-            for p in self.ae_trainer.ema.shadow:
-                p.set_data(ms.Tensor(train_state[p.name]))
+        restore_trainer(self.trainer, {k: v for k, v in train_state.items() if not k.startswith("disc")}, meta)
         if self.disc_trainer is not None:
             disc = {k[len("disc."):]: v for k, v in train_state.items() if k.startswith("disc.")}
             if not disc:
                 raise UserError(f"--resume {folder}: saved without a discriminator; resume with "
                                 "--use_discriminator False")
             load_state_into(self.loss.discriminator, disc, source=f"{folder} (discriminator)")
-            self.disc_trainer.optimizer.load_state({k[len("disc_opt."):]: v for k, v in train_state.items()
-                                                    if k.startswith("disc_opt.")})
-        self.ae_trainer.scaler.scale, self.ae_trainer.scaler.good_steps = meta["loss_scale"], meta["good_steps"]
+            restore_trainer(self.disc_trainer, train_state, prefix="disc_opt.")
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
         log = os.path.join(self.args.output_path, LOG_FILE)
         if self.rank == 0 and os.path.isfile(log):  # drop entries written after that checkpoint

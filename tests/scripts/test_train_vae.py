@@ -115,9 +115,9 @@ def test_fp16_overflow_skips_the_update_then_trains(tmp_path):
     before = {k: v.copy() for k, v in net_state(run.vae).items()}  # asnumpy may share the memory
     info = run.train_step()
     assert info["overflow"] and not info["updated"] and run.step == 0
-    assert run.ae_trainer.scaler.scale == 2.0**39
+    assert run.trainer.scaler.scale == 2.0**39
     assert max_diff(net_state(run.vae), before) == 0
-    run.ae_trainer.scaler.scale = 1.0
+    run.trainer.scaler.scale = 1.0
     info = run.train_step()
     assert info["updated"] and run.step == 1 and np.isfinite(info["loss"])
     after = net_state(run.vae)

@@ -48,3 +48,22 @@ def test_lr_schedules():
     assert learning_rate(50, "cosine_decay", 1e-3, 1e-5, total_steps=100) == pytest.approx((1e-3 + 1e-5) / 2)
     with pytest.raises(ValueError):
         learning_rate(0, "linear", 1e-3)
+
+
+def test_adam_coupled_weight_decay_matches_torch_adam():
+    """--optim adam with --weight_decay: torch.optim.Adam adds wd * w to the gradient (no decoupled decay)."""
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((6, 4)).astype(np.float32)
+    grads = [rng.standard_normal((6, 4)).astype(np.float32) for _ in range(4)]
+    lr, betas, eps, wd = 1e-2, (0.5, 0.9), 1e-8, 0.1
+    w, m, v = w0.astype(np.float64), np.zeros((6, 4)), np.zeros((6, 4))
+    for t, g in enumerate(grads, 1):
+        g = g + wd * w
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        w = w - lr / (1 - betas[0] ** t) * m / (np.sqrt(v) / math.sqrt(1 - betas[1] ** t) + eps)
+    param = Parameter(Tensor(w0), name="w")
+    opt = AdamW([param], lr, betas, eps, weight_decay=0.0, l2_weight_decay=wd)
+    for g in grads:
+        opt([Tensor(g)])
+    np.testing.assert_allclose(param.asnumpy(), w, rtol=1e-5, atol=1e-6)

@@ -21,6 +21,11 @@ _ATTN_PARTS = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_
                "query": "q", "key": "k", "value": "v", "proj_attn": "proj_out"}  # new and old diffusers names
 
 
+def torch_norm_names(name):
+    """MindSpore's GroupNorm `gamma`/`beta` -> torch's `weight`/`bias` (other names unchanged)."""
+    return re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", name))
+
+
 def detect_2d_layout(state):
     """'diffusers', 'ldm' (2-D kernels) or None (not a 2-D VAE, e.g. already a causal VAE)."""
     if any(k.startswith(("encoder.down_blocks.", "decoder.up_blocks.")) for k in state):
@@ -69,7 +74,7 @@ def to_ldm_2d(state, source="checkpoint"):
     for name, value in state.items():
         if name.startswith("loss."):
             continue
-        name = re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", name))
+        name = torch_norm_names(name)
         if layout == "diffusers":
             name = _diffusers_name_to_ldm(name)
         if ".attn_1." in name and name.endswith(".weight") and np.ndim(value) == 2:
@@ -80,8 +85,7 @@ def to_ldm_2d(state, source="checkpoint"):
 
 def ldm_name_of_3d(name):
     """Causal VAE parameter name -> the LDM 2-D name it is inflated from (drop CausalConv3d's inner `.conv`)."""
-    name = re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", name))
-    return re.sub(r"\.conv\.(weight|bias)$", r".\1", name)
+    return re.sub(r"\.conv\.(weight|bias)$", r".\1", torch_norm_names(name))
 
 
 def inflate(ldm_state, target, source="checkpoint"):

@@ -5,6 +5,7 @@ Parameter names follow the original module, so its `loss.perceptual_loss.*` keys
     lin{0..4}.model.1.weight          (1x1 heads without bias; index 0 was a Dropout, off in eval)
 """
 
+import os
 from collections import OrderedDict
 
 import mindspore as ms
@@ -90,7 +91,7 @@ class LPIPS(nn.Cell):
 
     def load_weights(self, path):
         """Load a checkpoint holding the trunk and the heads (any naming of `lpips_state_names`)."""
-        if not path or not __import__("os").path.isfile(path):
+        if not path or not os.path.isfile(path):
             raise UserError(f"LPIPS checkpoint {path!r} not found: make it with {CONVERT_HINT} "
                             "(or set perceptual_weight: 0 to train without the perceptual loss)")
         state = canonical_lpips_state(read_state_dict(path))
