@@ -17,7 +17,7 @@ import time
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="tiny", choices=["tiny", "488"])
+    p.add_argument("--model", default="tiny", help="tiny, 488 or a config file")
     p.add_argument("--frames", type=int, default=5)
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--steps", type=int, default=5, help="timed steps after the first")
@@ -37,7 +37,7 @@ def main():
 
     ms.set_device("CPU")
     ms.set_seed(0)  # the same random init in every run, so graph and PyNative runs are comparable
-    config = "tests/fixtures/causalvae_tiny/config.json" if args.model == "tiny" else "configs/ae/causal_vae_488.yaml"
+    config = {"tiny": "tests/fixtures/causalvae_tiny/config.json", "488": "configs/ae/causal_vae_488.yaml"}.get(args.model, args.model)
     vae = CausalVAEModel.from_config_file(config)
     vae.set_train(True)
     loss = LPIPSWithDiscriminator(disc_start=50001, kl_weight=1e-6, perceptual_weight=1.0 if args.lpips else 0.0,

@@ -60,7 +60,19 @@ def main(argv):
         np.savez(out + ".partial.npz", latent_mean=posterior.mean.asnumpy()[0], latent_std=posterior.std.asnumpy()[0])
         os.replace(out + ".partial.npz", out)
     print(f"{len(todo)} videos encoded, {len(rows) - len(todo)} already cached -> {args.output_dir}")
+    std = latent_std([embedding_path(args.output_dir, v) for v, _ in rows])
+    print(f"posterior mean std {std:.4f}: a VAE of your own wants --sd_scale_factor {1 / std:.4f} (unit-variance "
+          "latents, as 0.18215 gives for the released VAE)")
     return 0
+
+
+def latent_std(paths):
+    """Std of the cached posterior means over every element of every file."""
+    total, total_sq, n = 0.0, 0.0, 0
+    for path in paths:
+        mean = np.load(path)["latent_mean"].astype(np.float64)
+        total, total_sq, n = total + mean.sum(), total_sq + np.square(mean).sum(), n + mean.size
+    return float(np.sqrt(total_sq / n - (total / n) ** 2))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import math
 
+import mindspore as ms
 from mindspore import ops
 
 
@@ -15,27 +16,34 @@ def normal_kl(mean1, logvar1, mean2, logvar2):
     return 0.5 * (-1.0 + logvar2 - logvar1 + ops.exp(logvar1 - logvar2) + ops.square(mean1 - mean2) * ops.exp(-logvar2))
 
 
-def accurate_tanh(x):
-    """fp32 tanh rounded from fp64 on CPU: MindSpore's CPU fp32 tanh is off by up to 1e-4 (tanh(5) > 1), which
-    the decoder NLL's log(1 - cdf) turns into O(1) errors. Other backends use their own tanh."""
-    import mindspore as ms
+def tanh_needs_fp64():
+    """MindSpore's CPU fp32 tanh is off by up to 1e-4 (tanh(5) > 1), which the decoder NLL's log(1 - cdf) turns
+    into O(1) errors; there tanh is computed in fp64. Other backends use their own tanh."""
+    return ms.get_context("device_target") == "CPU"
 
-    if ms.get_context("device_target") == "CPU" and x.dtype == ms.float32:
+
+def accurate_tanh(x, fp64):
+    """tanh, rounded from fp64 when `fp64` (see tanh_needs_fp64) and x is fp32."""
+    if fp64 and x.dtype == ms.float32:
         return ops.tanh(x.astype(ms.float64)).astype(ms.float32)
     return ops.tanh(x)
 
 
-def approx_standard_normal_cdf(x):
+def approx_standard_normal_cdf(x, fp64_tanh):
     """The tanh approximation of the standard normal CDF that upstream uses."""
-    return 0.5 * (1.0 + accurate_tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * ops.pow(x, 3))))
+    return 0.5 * (1.0 + accurate_tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * ops.pow(x, 3)), fp64_tanh))
 
 
-def discretized_gaussian_log_likelihood(x, means, log_scales):
-    """Log-likelihood of `x` under a Gaussian discretized to bins of +-1/255 (edges at -0.999 / 0.999)."""
+def discretized_gaussian_log_likelihood(x, means, log_scales, fp64_tanh=None):
+    """Log-likelihood of `x` under a Gaussian discretized to bins of +-1/255 (edges at -0.999 / 0.999).
+
+    `fp64_tanh`: None decides by the current backend (tanh_needs_fp64); compiled callers pass it in."""
+    if fp64_tanh is None:
+        fp64_tanh = tanh_needs_fp64()
     centered = x - means
     inv_stdv = ops.exp(-log_scales)
-    cdf_plus = approx_standard_normal_cdf(inv_stdv * (centered + 1.0 / 255.0))
-    cdf_min = approx_standard_normal_cdf(inv_stdv * (centered - 1.0 / 255.0))
+    cdf_plus = approx_standard_normal_cdf(inv_stdv * (centered + 1.0 / 255.0), fp64_tanh)
+    cdf_min = approx_standard_normal_cdf(inv_stdv * (centered - 1.0 / 255.0), fp64_tanh)
     log_cdf_plus = ops.log(ops.clamp(cdf_plus, min=1e-12))
     log_one_minus_cdf_min = ops.log(ops.clamp(1.0 - cdf_min, min=1e-12))
     log_cdf_delta = ops.log(ops.clamp(cdf_plus - cdf_min, min=1e-12))

@@ -10,6 +10,7 @@ import numpy as np
 from ..utils.errors import UserError, make_output_dir
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8  # the causal VAE 488: 4x time (frame 0 kept), 8x space
+PNDM_MIN_STEPS = 4
 
 
 def make_run_dir(output_path):
@@ -34,6 +35,10 @@ class InferenceSetup:
         self.sample_method = "DDIM" if args.ddim_sampling else args.sample_method
         if self.sample_method not in SAMPLERS:
             raise UserError(f"--sample_method {self.sample_method}: choose one of {', '.join(SAMPLERS)}")
+        if self.sample_method == "PNDM" and args.sampling_steps < PNDM_MIN_STEPS:
+            # the original (diffusers' PNDMScheduler) fails here with a numpy broadcast error
+            raise UserError(f"--sampling_steps {args.sampling_steps}: PNDM needs at least {PNDM_MIN_STEPS} (its "
+                            "Runge-Kutta warm-up takes 4); raise it or use --sample_method DDIM")
         if args.enable_flash_attention and args.device_target != "Ascend":
             raise UserError("--enable_flash_attention: flash attention runs on Ascend only; drop the flag on CPU")
         if str(args.enable_tiling).lower() not in ("auto", "true", "false", "1", "0"):

@@ -1,14 +1,25 @@
 """LatteT2V training objective: frozen VAE latents (sampled posterior x 0.18215), t ~ U[0, 1000), IDDPM loss
-(mse + vb with learned sigma), averaged over the batch -- as the original train_t2v.py."""
+(mse + vb with learned sigma), averaged over the batch -- as the original train_t2v.py.
+
+The loss is one Cell (IDDPMLoss), so the whole gradient step can be compiled (`--jit`, GraphGradStep)."""
 
 import mindspore as ms
 import numpy as np
 
+from ..diffusion.training_loss import IDDPMLoss
+from .trainer import GraphGradStep
+
 
 class DiffusionTrainingTask:
-    def __init__(self, latte, vae, diffusion, scale_factor=0.18215, use_image_num=0, dtype=ms.float32):
+    def __init__(self, latte, vae, diffusion, scale_factor=0.18215, use_image_num=0, dtype=ms.float32, graph=False):
         self.latte, self.vae, self.diffusion = latte, vae, diffusion
         self.scale_factor, self.use_image_num, self.dtype = scale_factor, use_image_num, dtype
+        self.loss = IDDPMLoss(latte, diffusion, use_image_num)  # (latents, t, noise, text, mask) -> mean loss
+        self.graph = graph
+
+    def grad_fn(self, params):
+        """The Trainer's gradient function: compiled when `graph`, else None (PyNative value_and_grad)."""
+        return GraphGradStep(self.loss, params) if self.graph else None
 
     def encode(self, batch, rngs):
         """Videos (and images, each as a 1-frame clip) -> latents (B, 4, T' [+ n], h, w), outside the gradient.
@@ -40,11 +51,3 @@ class DiffusionTrainingTask:
         t = np.array([r.integers(0, self.diffusion.num_timesteps) for r in rngs], np.int32)
         noise = np.stack([r.standard_normal(latents.shape[1:]) for r in rngs]).astype(np.float32)
         return t, noise
-
-    def loss(self, latents, t, noise, text, mask):
-        """Mean IDDPM loss; differentiable w.r.t. the transformer's parameters."""
-        terms = self.diffusion.training_losses(
-            self.latte, latents, t, noise=noise,
-            model_kwargs={"encoder_hidden_states": text, "encoder_attention_mask": mask,
-                          "use_image_num": self.use_image_num})
-        return terms["loss"].mean()

@@ -38,7 +38,7 @@ class T2VTraining:
         self.latte = self._build_latte()
         self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
         self.task = DiffusionTrainingTask(self._compute_model(), self.vae, create_diffusion(""), args.sd_scale_factor,
-                                          args.use_image_num, self.dtype)
+                                          args.use_image_num, self.dtype, graph=args.jit)
         self.trainer = self._build_trainer()
         self.step, self.epoch, self.position = 0, 0, 0
         self.global_batch = args.batch_size * self.world_size
@@ -135,8 +135,9 @@ class T2VTraining:
     def _build_trainer(self):
         from .trainer import trainer_from_args
 
-        return trainer_from_args(self.args, self.latte.trainable_params(), self.task.loss,
-                                 self.args.start_learning_rate, self.world_size, self.dtype == ms.float16)
+        params = self.latte.trainable_params()
+        return trainer_from_args(self.args, params, self.task.loss, self.args.start_learning_rate, self.world_size,
+                                 self.dtype == ms.float16, grad_fn=self.task.grad_fn(params))
 
     def train_step(self):
         """One micro-batch through the trainer; `self.step` counts optimizer updates."""

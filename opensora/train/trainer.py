@@ -3,7 +3,28 @@ gradient accumulation, global-norm clipping, AdamW with per-step LR, and EMA."""
 
 import mindspore as ms
 import numpy as np
-from mindspore import Parameter, ops
+from mindspore import Parameter, nn, ops
+
+
+class GraphGradStep(nn.Cell):
+    """`Trainer`'s gradient function, compiled: (scale, *inputs) -> ((loss * scale, loss, *aux), grads).
+
+    `loss_cell(*inputs)` returns a loss or a tuple (loss, *tensors to report)."""
+
+    def __init__(self, loss_cell, params):
+        super().__init__(auto_prefix=False)  # parameter names stay the model's own
+        self.loss_cell = loss_cell
+        self.grad_fn = ms.value_and_grad(self.scaled, None, ms.ParameterTuple(params), has_aux=True)
+
+    def scaled(self, scale, *inputs):
+        out = self.loss_cell(*inputs)
+        if isinstance(out, tuple):
+            return (out[0] * scale, out[0]) + out[1:]
+        return out * scale, out
+
+    @ms.jit
+    def construct(self, scale, *inputs):
+        return self.grad_fn(scale, *inputs)
 
 
 class LossScaler:

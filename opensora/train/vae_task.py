@@ -15,6 +15,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..models.ae.losses import fold_frames
+from .trainer import GraphGradStep
 
 
 class Reconstruct(nn.Cell):
@@ -59,23 +60,6 @@ class DiscriminatorLoss(nn.Cell):
 
     def construct(self, video, recon, disc_factor):
         return self.loss.discriminator_terms(video.astype(ms.float32), recon, disc_factor)
-
-
-class GraphGradStep(nn.Cell):
-    """`Trainer`'s gradient function, compiled: (scale, a, b, c) -> ((loss * scale, loss, *aux), grads)."""
-
-    def __init__(self, loss_cell, params):
-        super().__init__(auto_prefix=False)  # parameter names stay the model's own
-        self.loss_cell = loss_cell
-        self.grad_fn = ms.value_and_grad(self.scaled, None, ms.ParameterTuple(params), has_aux=True)
-
-    def scaled(self, scale, a, b, c):
-        out = self.loss_cell(a, b, c)
-        return (out[0] * scale, out[0]) + out[1:]
-
-    @ms.jit
-    def construct(self, scale, a, b, c):
-        return self.grad_fn(scale, a, b, c)
 
 
 class VAETrainingTask:

@@ -62,6 +62,7 @@ def test_two_stage_equals_one_stage_and_seed_determinism(tmp_path, tiny_t2v_mode
     (["--dtype", "bf16"], "--dtype bf16: the CPU backend has no bf16 kernels"),
     (["--checkpoint", "nope.ckpt"], "--checkpoint 'nope.ckpt': file not found"),
     (["--captions", "  "], "--captions: prompt 0 is empty"),
+    (["--sample_method", "PNDM", "--sampling_steps", "3"], "--sampling_steps 3: PNDM needs at least 4"),
 ])
 def test_bad_input(tmp_path, tiny_t2v_models, flags, expected):
     result = run_script(t2v_args(tiny_t2v_models, tmp_path / "o", *flags))

@@ -157,6 +157,9 @@ def test_cached_latents_and_sample_videos(tmp_path, train_data):
     assert made.returncode == 0, made.stderr
     cached = np.load(cache / "clips" / "bikes.npz")
     assert cached["latent_mean"].shape == cached["latent_std"].shape == (4, 2, 4, 4)
+    # the suggested scale factor is 1 / std of every cached posterior mean
+    means = np.concatenate([np.load(p)["latent_mean"].ravel() for p in sorted((cache / "clips").glob("*.npz"))])
+    assert f"--sd_scale_factor {1 / means.astype(np.float64).std():.4f}" in made.stdout
     result = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "2", "--vae_latent_folder", str(cache),
                                    "--sample_interval", "2", "--sample_steps", "ddim5"))
     assert result.returncode == 0, result.stderr

@@ -25,6 +25,9 @@ DEFAULT_CONFIG = dict(
     decoder_attention="AttnBlock3D", decoder_resnet_blocks=("ResnetBlock3D",) * 4,
     decoder_spatial_upsample=("", "SpatialUpsample2x", "SpatialUpsample2x", "SpatialUpsample2x"),
     decoder_temporal_upsample=("", "", "TimeUpsample2x", "TimeUpsample2x"), decoder_mid_resnet="ResnetBlock3D",
+    # Not in the released configs (their GroupNorms all have 32 groups). Narrow models need fewer groups: with one
+    # channel per group GroupNorm normalises each channel over the whole clip and the absolute colour is lost.
+    norm_num_groups=32,
 )
 # Training-only keys of the released config.json, accepted and ignored by the model.
 TRAINING_CONFIG_KEYS = ("lr", "loss_type", "loss_params", "_class_name", "_diffusers_version", "_name_or_path")
@@ -55,11 +58,11 @@ class _Level(nn.Cell):
 
 
 class _Mid(nn.Cell):
-    def __init__(self, resnet, attention, channels, dropout):
+    def __init__(self, resnet, attention, channels, dropout, groups):
         super().__init__()
-        self.block_1 = resnet(in_channels=channels, out_channels=channels, dropout=dropout)
-        self.attn_1 = attention(channels)
-        self.block_2 = resnet(in_channels=channels, out_channels=channels, dropout=dropout)
+        self.block_1 = resnet(in_channels=channels, out_channels=channels, dropout=dropout, norm_num_groups=groups)
+        self.attn_1 = attention(channels, norm_num_groups=groups)
+        self.block_2 = resnet(in_channels=channels, out_channels=channels, dropout=dropout, norm_num_groups=groups)
 
     def construct(self, h):
         return self.block_2(self.attn_1(self.block_1(h)))
@@ -77,10 +80,12 @@ class Encoder(nn.Cell):
             resnet = resolve_block(cfg["encoder_resnet_blocks"][i], "encoder_resnet_blocks")
             blocks, attns = [], []
             for _ in range(n_res):
-                blocks.append(resnet(in_channels=block_in, out_channels=block_out, dropout=cfg["dropout"]))
+                blocks.append(resnet(in_channels=block_in, out_channels=block_out, dropout=cfg["dropout"],
+                                     norm_num_groups=cfg["norm_num_groups"]))
                 block_in = block_out
                 if curr_res in cfg["attn_resolutions"]:
-                    attns.append(resolve_block(cfg["encoder_attention"], "encoder_attention")(block_in))
+                    attns.append(resolve_block(cfg["encoder_attention"], "encoder_attention")(
+                        block_in, norm_num_groups=cfg["norm_num_groups"]))
             spatial_name, temporal_name = cfg["encoder_spatial_downsample"][i], cfg["encoder_temporal_downsample"][i]
             spatial = resolve_block(spatial_name, "downsample")(block_in, block_in) if spatial_name else None
             temporal = resolve_block(temporal_name, "time_downsample")(block_in, block_in) if temporal_name else None
@@ -90,8 +95,9 @@ class Encoder(nn.Cell):
                                  "time_downsample" if temporal else ""))
         self.down = nn.CellList(levels)
         self.mid = _Mid(resolve_block(cfg["encoder_mid_resnet"], "encoder_mid_resnet"),
-                        resolve_block(cfg["encoder_attention"], "encoder_attention"), block_in, cfg["dropout"])
-        self.norm_out = Normalize(block_in)
+                        resolve_block(cfg["encoder_attention"], "encoder_attention"), block_in, cfg["dropout"],
+                        cfg["norm_num_groups"])
+        self.norm_out = Normalize(block_in, cfg["norm_num_groups"])
         z_out = 2 * cfg["z_channels"] if cfg["double_z"] else cfg["z_channels"]
         self.conv_out = resolve_block(cfg["encoder_conv_out"], "encoder_conv_out")(block_in, z_out, 3, padding=1)
 
@@ -113,17 +119,20 @@ class Decoder(nn.Cell):
         self.conv_in = resolve_block(cfg["decoder_conv_in"], "decoder_conv_in")(cfg["z_channels"], block_in, 3,
                                                                                padding=1)
         self.mid = _Mid(resolve_block(cfg["decoder_mid_resnet"], "decoder_mid_resnet"),
-                        resolve_block(cfg["decoder_attention"], "decoder_attention"), block_in, cfg["dropout"])
+                        resolve_block(cfg["decoder_attention"], "decoder_attention"), block_in, cfg["dropout"],
+                        cfg["norm_num_groups"])
         levels = [None] * n
         for i in reversed(range(n)):
             block_out = width * mult[i]
             resnet = resolve_block(cfg["decoder_resnet_blocks"][i], "decoder_resnet_blocks")
             blocks, attns = [], []
             for _ in range(n_res + 1):  # the decoder has one more resnet per level (V4)
-                blocks.append(resnet(in_channels=block_in, out_channels=block_out, dropout=cfg["dropout"]))
+                blocks.append(resnet(in_channels=block_in, out_channels=block_out, dropout=cfg["dropout"],
+                                     norm_num_groups=cfg["norm_num_groups"]))
                 block_in = block_out
                 if curr_res in cfg["attn_resolutions"]:
-                    attns.append(resolve_block(cfg["decoder_attention"], "decoder_attention")(block_in))
+                    attns.append(resolve_block(cfg["decoder_attention"], "decoder_attention")(
+                        block_in, norm_num_groups=cfg["norm_num_groups"]))
             spatial_name, temporal_name = cfg["decoder_spatial_upsample"][i], cfg["decoder_temporal_upsample"][i]
             spatial = resolve_block(spatial_name, "upsample")(block_in, block_in) if spatial_name else None
             temporal = resolve_block(temporal_name, "time_upsample")(block_in, block_in) if temporal_name else None
@@ -132,7 +141,7 @@ class Decoder(nn.Cell):
             levels[i] = _Level(blocks, attns, spatial, temporal, "upsample" if spatial else "",
                                "time_upsample" if temporal else "")
         self.up = nn.CellList(levels)  # indexed by level; run from the last level to the first
-        self.norm_out = Normalize(block_in)
+        self.norm_out = Normalize(block_in, cfg["norm_num_groups"])
         self.conv_out = resolve_block(cfg["decoder_conv_out"], "decoder_conv_out")(block_in, 3, 3, padding=1)
 
     def features(self, z):

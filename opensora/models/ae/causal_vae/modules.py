@@ -95,12 +95,12 @@ class CausalConv3d(nn.Cell):
 class ResnetBlock3D(nn.Cell):
     """norm1 -> swish -> conv1 -> norm2 -> swish -> dropout -> conv2, plus a k=1 shortcut when in != out."""
 
-    def __init__(self, in_channels, out_channels=None, dropout=0.0):
+    def __init__(self, in_channels, out_channels=None, dropout=0.0, norm_num_groups=32):
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels
-        self.norm1 = Normalize(in_channels)
+        self.norm1 = Normalize(in_channels, norm_num_groups)
         self.conv1 = CausalConv3d(in_channels, out_channels, 3, padding=1)
-        self.norm2 = Normalize(out_channels)
+        self.norm2 = Normalize(out_channels, norm_num_groups)
         self.dropout = nn.Dropout(p=dropout)
         self.conv2 = CausalConv3d(out_channels, out_channels, 3, padding=1)
         self.nin_shortcut = CausalConv3d(in_channels, out_channels, 1) if in_channels != out_channels else None
@@ -120,9 +120,9 @@ class AttnBlock3D(nn.Cell):
     channels and frames. The fixed variant (`AttnBlock3DFix`) is not what the checkpoint was trained with.
     """
 
-    def __init__(self, in_channels):
+    def __init__(self, in_channels, norm_num_groups=32):
         super().__init__()
-        self.norm = Normalize(in_channels)
+        self.norm = Normalize(in_channels, norm_num_groups)
         self.q = CausalConv3d(in_channels, in_channels, 1)
         self.k = CausalConv3d(in_channels, in_channels, 1)
         self.v = CausalConv3d(in_channels, in_channels, 1)
