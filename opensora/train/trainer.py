@@ -138,8 +138,6 @@ def trainer_from_args(args, params, loss_fn, lr, world_size=1, dynamic_scale=Fal
                         factor=args.loss_scale_factor, window=args.scale_window)
     reducer = None
     if world_size > 1:
-        from mindspore import nn
-
         reducer = nn.DistributedGradReducer(params, mean=True, degree=world_size)
     return Trainer(loss_fn, params, optimizer, scaler, args.clip_grad, args.max_grad_norm,
                    args.gradient_accumulation_steps, EMA(params, args.ema_decay) if ema and args.use_ema else None,
