@@ -146,6 +146,11 @@ class InferenceSetup:
         apply_precision(latte, self.dtype, keep_fp32=())
         if args.enable_flash_attention:
             latte.enable_flash_attention()
+        if args.jit:  # one graph for the whole forward; shapes are fixed for a run, so it compiles once
+            import mindspore as ms
+
+            latte.construct = ms.jit(latte.construct)
+            self.logger.info("LatteT2V forward compiled as one graph (--jit)")
         pipe = self._pipeline(transformer=latte, scheduler=SAMPLERS[self.sample_method]())
         names, captions, latents = [], [], []
         for b, (batch, pe, ne) in enumerate(embeds):

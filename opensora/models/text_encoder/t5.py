@@ -17,6 +17,7 @@ from mindspore.nn.utils import no_init_parameters
 
 from ...utils.errors import UserError
 from ..checkpoint import map_names, read_state_dict
+from ..fast_ops import gelu_tanh
 
 # Weight files of a Hugging Face T5 folder, in order of preference (an index .json lists shards).
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -119,17 +120,6 @@ class _DenseGatedActDense(nn.Cell):
 
     def construct(self, x):
         return self.wo(gelu_tanh(self.wi_0(x)) * self.wi_1(x))
-
-
-def gelu_tanh(x):
-    """HF `gelu_new`, written out: MindSpore's fused CPU gelu differs from it by ~1e-4."""
-    h = x.astype(ms.float32)
-    inner = math.sqrt(2.0 / math.pi) * (h + 0.044715 * ops.pow(h, 3))
-    if ms.get_context("device_target") == "CPU":
-        t = ops.tanh(inner.astype(ms.float64)).astype(ms.float32)  # CPU fp32 tanh is inaccurate
-    else:
-        t = ops.tanh(inner)
-    return (0.5 * h * (1.0 + t)).astype(x.dtype)
 
 
 class _FFLayer(nn.Cell):

@@ -15,6 +15,7 @@ from .modules import (
     CaptionProjection,
     LayerNormNoAffine,
     PatchEmbed,
+    modulate,
 )
 from .pos_embed import get_1d_sincos_pos_embed
 
@@ -155,7 +156,7 @@ class LatteT2V(nn.Cell):
                 x = x.reshape(b * frames_total, num_patches, -1)  # (B*F, N, D)
         emb = ops.repeat_elements(embedded_timestep, frames_total, axis=0)  # (B*F, D)
         shift, scale = ops.chunk(self.scale_shift_table[None] + emb[:, None], 2, axis=1)  # (B*F, 1, D) each
-        x = self.proj_out(self.norm_out(x) * (1 + scale) + shift)  # (B*F, N, p*p*C)
+        x = self.proj_out(modulate(self.norm_out(x), shift, scale))  # (B*F, N, p*p*C)
         return self._unpatchify(x, b, frames_total, h // self.patch_size, w // self.patch_size)
 
     def _caption_tokens(self, states, mask, frames, use_image_num, joint, dtype):

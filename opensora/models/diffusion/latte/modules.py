@@ -10,6 +10,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
+from ...fast_ops import gelu_tanh, tile_to
 from .pos_embed import get_2d_sincos_pos_embed
 
 MASK_BIAS = -10000.0  # the original turns a 0/1 mask into (1 - mask) * -10000, not -inf (L8)
@@ -92,7 +93,7 @@ class CaptionProjection(nn.Cell):
         self.y_embedding = Parameter(Tensor(init / in_features**0.5), name="y_embedding", requires_grad=False)
 
     def construct(self, caption):
-        return self.linear_2(ops.gelu(self.linear_1(caption), approximate="tanh"))
+        return self.linear_2(gelu_tanh(self.linear_1(caption)))
 
 
 class PatchEmbed(nn.Cell):
@@ -158,7 +159,7 @@ def math_attention(q, k, v, bias, scale):
     """softmax(q k^T * scale + bias) v with the softmax in fp32 (keep-list)."""
     scores = ops.matmul(q, k.swapaxes(-1, -2)).astype(ms.float32) * scale  # (N, H, Lq, Lk)
     if bias is not None:
-        scores = scores + bias.astype(ms.float32)[:, None]  # (N, 1, 1, Lk) over heads and queries
+        scores = scores + tile_to(bias.astype(ms.float32)[:, None], scores.shape)  # (N, 1, 1, Lk) over heads, queries
     probs = ops.softmax(scores, axis=-1).astype(v.dtype)
     return ops.matmul(probs, v)
 
@@ -192,11 +193,12 @@ class _GELUProj(nn.Cell):
         self.proj = nn.Dense(dim_in, dim_out)
 
     def construct(self, x):
-        return ops.gelu(self.proj(x), approximate="tanh")
+        return gelu_tanh(self.proj(x))
 
 
 def modulate(x, shift, scale):
-    return x * (1 + scale) + shift
+    """x * (1 + scale) + shift with (N, 1, D) scale/shift tiled over L first (fast_ops.tile_to)."""
+    return x * tile_to(1 + scale, x.shape) + tile_to(shift, x.shape)
 
 
 class BasicTransformerBlock(nn.Cell):
@@ -221,8 +223,8 @@ class BasicTransformerBlock(nn.Cell):
         n = x.shape[0]
         mod = self.scale_shift_table[None] + timestep.reshape(n, 6, -1)  # (N, 6, D)
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = ops.chunk(mod, 6, axis=1)  # (N, 1, D)
-        x = x + gate_msa * self.attn1(modulate(self.norm1(x), shift_msa, scale_msa))
+        x = x + tile_to(gate_msa, x.shape) * self.attn1(modulate(self.norm1(x), shift_msa, scale_msa))
         if not self.temporal:
             x = x + self.attn2(x, context, context_bias)
         ff_norm = self.norm3 if self.temporal else self.norm2
-        return x + gate_mlp * self.ff(modulate(ff_norm(x), shift_mlp, scale_mlp))
+        return x + tile_to(gate_mlp, x.shape) * self.ff(modulate(ff_norm(x), shift_mlp, scale_mlp))
