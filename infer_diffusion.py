@@ -52,7 +52,7 @@ def build_parser():
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (norms/softmax fp32) | bf16 (not on CPU)")
     p.add_argument("--amp_level", default="O2", help="accepted for compatibility; precision is set by --dtype")
     add_bool_flag(p, "--enable_flash_attention", False, "Ascend only")
-    add_bool_flag(p, "--jit", False, "compile the LatteT2V forward as one MindSpore graph: 2.6x faster on CPU for "
+    add_bool_flag(p, "--jit", False, "compile the LatteT2V forward as one MindSpore graph: 2.2-2.6x faster on CPU for "
                   "LatteT2V-XL, ~3x the peak memory (docs/performance.md)")
     p.add_argument("--enable_tiling", type=str, default="auto", help="VAE tiling: auto (on above 256 px), True, False")
     p.add_argument("--tile_overlap_factor", type=float, default=0.25)
