@@ -135,3 +135,26 @@ def test_folded_conv2d_equals_conv3d(cin, cout, kernel, stride, padding, monkeyp
     reference = conv(x).asnumpy()
     monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv2d")
     np.testing.assert_allclose(conv(x).asnumpy(), reference, atol=2e-6)
+
+
+@pytest.mark.parametrize("cin,cout,kernel,padding", [(4, 8, 3, 1), (8, 6, (3, 1, 1), 0)])
+def test_single_frame_conv_equals_the_padded_conv3d_and_its_gradient(cin, cout, kernel, padding):
+    """An image (T = 1) runs one Conv2d with the temporal taps summed: the same values and weight gradients as
+    Conv3d over the frame repeated k_t times (the causal padding)."""
+    import mindspore.ops as ops
+
+    import opensora.models.ae.causal_vae.modules as modules
+
+    conv = modules.CausalConv3d(cin, cout, kernel, padding=padding)
+    x = ms.Tensor(np.random.default_rng(1).standard_normal((2, cin, 1, 9, 10)).astype(np.float32))
+    k_t = conv.time_kernel_size
+
+    def padded(x):
+        return conv.conv(ops.tile(x, (1, 1, k_t, 1, 1)))
+
+    np.testing.assert_allclose(conv(x).asnumpy(), padded(x).asnumpy(), atol=2e-6)
+    params = conv.trainable_params()
+    grads = ms.grad(lambda x: (conv(x) ** 2).sum(), grad_position=0, weights=params)(x)
+    reference = ms.grad(lambda x: (padded(x) ** 2).sum(), grad_position=0, weights=params)(x)
+    for got, want in zip([grads[0], *grads[1]], [reference[0], *reference[1]]):
+        np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-4)
