@@ -160,6 +160,16 @@ def test_cached_latents_and_sample_videos(tmp_path, train_data):
     # the suggested scale factor is 1 / std of every cached posterior mean
     means = np.concatenate([np.load(p)["latent_mean"].ravel() for p in sorted((cache / "clips").glob("*.npz"))])
     assert f"--sd_scale_factor {1 / means.astype(np.float64).std():.4f}" in made.stdout
+    # both clips in one compiled call: the same posteriors
+    batched = run_script(["tools/cache_vae_latents.py", "--data_file_path", str(train_data / "ann.csv"), "--video_folder",
+                          str(train_data), "--output_dir", str(tmp_path / "batched"), "--num_frames", "5", "--image_size",
+                          "32", "--vae_config", fixture_path("causalvae_tiny"), "--vae_checkpoint", "", "--batch_size", "2",
+                          "--jit", "True"])
+    assert batched.returncode == 0, batched.stderr
+    for name in ("bikes.npz", "bigbuckbunny.npz"):
+        one, two = np.load(cache / "clips" / name), np.load(tmp_path / "batched" / "clips" / name)
+        for key in ("latent_mean", "latent_std"):
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-5, atol=1e-5, err_msg=f"{name} {key}")
     result = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "2", "--vae_latent_folder", str(cache),
                                    "--sample_interval", "2", "--sample_steps", "ddim5"))
     assert result.returncode == 0, result.stderr
