@@ -2,7 +2,8 @@
 checkpoints every --ckpt_save_interval steps and at the end, periodic samples, and the summary.json of each rank.
 
 `run` is a T2VTraining / VAETraining: step, total_steps, rank, logger, train_step(), save(), trainer, and
-`describe(info)` (its log line) and `write_sample()` (a video a person looks at).
+`describe(info)` (its log line) and `write_sample()` (a video a person looks at). Each optimizer step's numbers
+go to <output_path>/train_log.jsonl (rank 0), drawn as loss_curves.png at the end.
 """
 
 import json
@@ -39,6 +40,37 @@ def train_loop(run, args, desc="train", sample_at_end=False):
             run.logger.info(f"sample video: {run.write_sample()}")
     bar.close()
     return last, time.time() - start
+
+
+LOG_FILE = "train_log.jsonl"
+NOT_PLOTTED = ("step", "lr", "grad_norm", "disc_factor", "logvar")
+
+
+def append_step_log(output_path, row):
+    """One JSON line per optimizer step (rank 0 only)."""
+    with open(os.path.join(output_path, LOG_FILE), "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def truncate_step_log(output_path, step):
+    """On resume: drop the lines written after the checkpoint, so the log reads as one uninterrupted run."""
+    log = os.path.join(output_path, LOG_FILE)
+    if os.path.isfile(log):
+        with open(log) as f:
+            kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+        with open(log, "w") as f:
+            f.writelines(kept)
+
+
+def plot_step_log(output_path, title):
+    """loss_curves.png from train_log.jsonl: one panel per logged loss term."""
+    from ..utils.plot import plot_curves
+
+    with open(os.path.join(output_path, LOG_FILE)) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    keys = [k for k in rows[-1] if k not in NOT_PLOTTED]
+    return plot_curves(os.path.join(output_path, "loss_curves.png"), [r["step"] for r in rows],
+                       {k: [r.get(k) for r in rows] for k in keys}, title=title)
 
 
 def write_summary(run, args, summary):

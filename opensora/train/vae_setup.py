@@ -1,6 +1,5 @@
 """Everything train.py builds: clips, the causal VAE, LPIPSWithDiscriminator, the two optimizers, state, resume."""
 
-import json
 import os
 
 import mindspore as ms
@@ -8,8 +7,7 @@ import numpy as np
 
 from ..utils.errors import UserError, make_output_dir
 from .distributed import start_training
-
-LOG_FILE = "train_log.jsonl"
+from .loop import append_step_log, plot_step_log, truncate_step_log
 
 
 class VAETraining:
@@ -152,8 +150,7 @@ class VAETraining:
         if info["updated"]:
             self.step += 1
             if self.rank == 0:
-                with open(os.path.join(args.output_path, LOG_FILE), "a") as f:
-                    f.write(json.dumps({"step": self.step, "lr": lr, **terms}) + "\n")
+                append_step_log(args.output_path, {"step": self.step, "lr": lr, **terms})
         return info
 
     def describe(self, info):
@@ -193,12 +190,8 @@ class VAETraining:
             load_state_into(self.loss.discriminator, disc, source=f"{folder} (discriminator)")
             restore_trainer(self.disc_trainer, train_state, prefix="disc_opt.")
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
-        log = os.path.join(self.args.output_path, LOG_FILE)
-        if self.rank == 0 and os.path.isfile(log):  # drop entries written after that checkpoint
-            with open(log) as f:
-                kept = [line for line in f if line.strip() and json.loads(line)["step"] <= self.step]
-            with open(log, "w") as f:
-                f.writelines(kept)
+        if self.rank == 0:
+            truncate_step_log(self.args.output_path, self.step)
         self.logger.info(f"resumed from {folder} at step {self.step}")
 
     # ------------------------------------------------------------------ what a person looks at
@@ -212,10 +205,4 @@ class VAETraining:
         return write_video(path, side_by_side(tensor_to_frames(videos[0]), tensor_to_frames(rec)), fps=8)
 
     def plot_losses(self):
-        from ..utils.plot import plot_curves
-
-        with open(os.path.join(self.args.output_path, LOG_FILE)) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-        keys = [k for k in rows[-1] if k not in ("step", "lr", "disc_factor", "logvar")]
-        return plot_curves(os.path.join(self.args.output_path, "loss_curves.png"), [r["step"] for r in rows],
-                           {k: [r.get(k) for r in rows] for k in keys}, title="causal VAE training")
+        return plot_step_log(self.args.output_path, "causal VAE training")

@@ -30,6 +30,11 @@ def test_steps_change_weights_and_resume_is_exact(tmp_path, train_data):
     b4 = weights(tmp_path / "b", 4)
     for k in w4:
         np.testing.assert_array_equal(w4[k], b4[k], err_msg=k)
+    # the step log of the resumed run reads as one run (the first run's lines kept once), with the same losses
+    logs = {run: [json.loads(line) for line in open(tmp_path / run / "train_log.jsonl")] for run in "ab"}
+    assert [row["step"] for row in logs["b"]] == [1, 2, 3, 4]
+    assert [row["loss"] for row in logs["b"]] == [row["loss"] for row in logs["a"]]
+    assert (tmp_path / "b" / "loss_curves.png").stat().st_size > 1000
     ema_a = read_state_dict(str(tmp_path / "a" / "ckpt" / "step_00000004" / "train_state.ckpt"))
     ema_b = read_state_dict(str(tmp_path / "b" / "ckpt" / "step_00000004" / "train_state.ckpt"))
     for k in ema_a:
