@@ -87,8 +87,6 @@ def main(argv):
     # 3. summary
     summary = {"steps": run.step, "final_terms": last.get("terms"), "seconds": round(seconds, 1),
                "output": args.output_path}
-    if run.rank == 0 and last:
-        summary["loss_curves"] = run.plot_losses()
     write_summary(run, args, summary)
     return 0
 

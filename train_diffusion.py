@@ -82,16 +82,13 @@ def main(argv):
         save_config(args, args.output_path)
 
     # 2. train
-    from opensora.train.loop import plot_step_log, train_loop, write_summary
+    from opensora.train.loop import train_loop, write_summary
 
     last, seconds = train_loop(run, args, desc="train")
 
     # 3. summary
-    summary = {"steps": run.step, "final_loss": last.get("loss"), "seconds": round(seconds, 1),
-               "skipped_samples": run.dataset.bad_samples, "output": args.output_path}
-    if run.rank == 0 and last:
-        summary["loss_curves"] = plot_step_log(args.output_path, "LatteT2V training")
-    write_summary(run, args, summary)
+    write_summary(run, args, {"steps": run.step, "final_loss": last.get("loss"), "seconds": round(seconds, 1),
+                              "skipped_samples": run.dataset.bad_samples, "output": args.output_path})
     return 0
 
 

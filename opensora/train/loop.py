@@ -1,9 +1,10 @@
 """The loop both training scripts share: steps with a progress bar, overflow warnings, per-step logs, atomic
 checkpoints every --ckpt_save_interval steps and at the end, periodic samples, and the summary.json of each rank.
 
-`run` is a T2VTraining / VAETraining: step, total_steps, rank, logger, train_step(), save(), trainer, and
-`describe(info)` (its log line) and `write_sample()` (a video a person looks at). Each optimizer step's numbers
-go to <output_path>/train_log.jsonl (rank 0), drawn as loss_curves.png at the end.
+`run` is a T2VTraining / VAETraining: step, total_steps, rank, logger, train_step(), save(), trainer,
+`describe(info)` (its log line), `log_terms(info)` (its numbers for the step log), `curves_title` and
+`write_sample()` (a video a person looks at). Each optimizer step's numbers go to <output_path>/train_log.jsonl
+(rank 0), drawn as loss_curves.png in the summary.
 """
 
 import json
@@ -18,6 +19,8 @@ def train_loop(run, args, desc="train", sample_at_end=False):
     from tqdm import tqdm
 
     start, last = time.time(), {}
+    if run.rank == 0:  # the log describes this run: a resumed one keeps the lines up to its checkpoint
+        truncate_step_log(args.output_path, run.step)
     bar = tqdm(total=run.total_steps, initial=run.step, desc=desc, unit="step", disable=run.rank != 0)
     while run.step < run.total_steps:
         info = run.train_step()
@@ -28,6 +31,8 @@ def train_loop(run, args, desc="train", sample_at_end=False):
             continue
         bar.update(1)
         last = info
+        if run.rank == 0:
+            append_step_log(args.output_path, {"step": run.step, "lr": info["lr"], **run.log_terms(info)})
         if run.step % args.log_interval == 0:
             run.logger.info(f"step {run.step}: {run.describe(info)} lr {info['lr']:.3g} grad_norm "
                             f"{info.get('grad_norm', 0):.4f} loss_scale {info['loss_scale']:g}")
@@ -74,7 +79,10 @@ def plot_step_log(output_path, title):
 
 
 def write_summary(run, args, summary):
-    """summary.json (rank 0) / summary_rank<N>.json with a weights checksum, so ranks can be compared."""
+    """summary.json (rank 0, with loss_curves.png) / summary_rank<N>.json with a weights checksum, so ranks can
+    be compared."""
+    if run.rank == 0 and os.path.isfile(os.path.join(args.output_path, LOG_FILE)):
+        summary["loss_curves"] = plot_step_log(args.output_path, run.curves_title)
     summary["weights_checksum"] = float(sum(np.abs(p.asnumpy().astype(np.float64)).sum()
                                             for p in run.trainer.params))
     name = "summary.json" if run.rank == 0 else f"summary_rank{run.rank}.json"

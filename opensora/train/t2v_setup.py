@@ -8,7 +8,6 @@ import numpy as np
 
 from ..utils.errors import UserError, make_output_dir
 from .distributed import start_training
-from .loop import append_step_log, truncate_step_log
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8
 
@@ -56,8 +55,6 @@ class T2VTraining:
             restore_trainer(self.trainer, train_state, meta)
             self.step = meta["step"]
             self.epoch, self.position = meta["epoch"], meta["position"]
-            if self.rank == 0:
-                truncate_step_log(args.output_path, self.step)
             self.logger.info(f"resumed from {folder} at step {self.step}")
         if len(self.dataset) < self.global_batch:
             raise UserError(f"--batch_size {args.batch_size} x {self.world_size} ranks is larger than the dataset "
@@ -157,10 +154,12 @@ class T2VTraining:
                                  ms.Tensor(batch["mask"]))
         if info["updated"]:
             self.step += 1
-            if self.rank == 0:
-                append_step_log(args.output_path, {"step": self.step, "lr": lr, "loss": info["loss"],
-                                                   "grad_norm": info.get("grad_norm")})
         return info
+
+    curves_title = "LatteT2V training"
+
+    def log_terms(self, info):
+        return {"loss": info["loss"], "grad_norm": info.get("grad_norm")}
 
     def describe(self, info):
         return f"loss {info['loss']:.5f}"

@@ -7,7 +7,6 @@ import numpy as np
 
 from ..utils.errors import UserError, make_output_dir
 from .distributed import start_training
-from .loop import append_step_log, plot_step_log, truncate_step_log
 
 
 class VAETraining:
@@ -149,9 +148,12 @@ class VAETraining:
         self.last_batch = (videos, recon)
         if info["updated"]:
             self.step += 1
-            if self.rank == 0:
-                append_step_log(args.output_path, {"step": self.step, "lr": lr, **terms})
         return info
+
+    curves_title = "causal VAE training"
+
+    def log_terms(self, info):
+        return info["terms"]
 
     def describe(self, info):
         return " ".join(f"{k} {v:.5g}" for k, v in info["terms"].items())
@@ -190,8 +192,6 @@ class VAETraining:
             load_state_into(self.loss.discriminator, disc, source=f"{folder} (discriminator)")
             restore_trainer(self.disc_trainer, train_state, prefix="disc_opt.")
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
-        if self.rank == 0:
-            truncate_step_log(self.args.output_path, self.step)
         self.logger.info(f"resumed from {folder} at step {self.step}")
 
     # ------------------------------------------------------------------ what a person looks at
@@ -203,6 +203,3 @@ class VAETraining:
         rec = np.clip(recon.asnumpy()[0], -1.0, 1.0)
         path = os.path.join(self.args.output_path, "samples", f"step_{self.step:08d}.mp4")
         return write_video(path, side_by_side(tensor_to_frames(videos[0]), tensor_to_frames(rec)), fps=8)
-
-    def plot_losses(self):
-        return plot_step_log(self.args.output_path, "causal VAE training")

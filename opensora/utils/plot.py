@@ -28,18 +28,16 @@ def plot_curves(path, steps, series, title=""):
         box = (MARGIN, top + 16, PANEL_W - 8, top + PANEL_H - 14)
         draw.rectangle(box, outline=(180, 180, 180))
 
-        def xy(points, frame=(box, s0, s1, scale(lo), scale(hi), scale)):
-            return to_pixels(points, *frame)
-
+        frame = (box, s0, s1, scale(lo), scale(hi), scale)
         color = COLORS[row % len(COLORS)]
         if len(pts) > 1:
             window = len(pts) // 50
             raw = tuple(c + (255 - c) * 2 // 3 for c in color) if window > 1 else color  # pale under the mean
-            draw.line(xy(pts), fill=raw, width=1 if window > 1 else 2)
+            draw.line(to_pixels(pts, *frame), fill=raw, width=1 if window > 1 else 2)
             if window > 1:
-                draw.line(xy(running_mean(pts, window)), fill=color, width=2)
+                draw.line(to_pixels(running_mean(pts, window), *frame), fill=color, width=2)
         else:
-            x, y = xy(pts)[0]
+            x, y = to_pixels(pts, *frame)[0]
             draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=COLORS[0])
         axis = "  (log axis)" if log else ""
         draw.text((box[0], top + 2), f"{name}  min {lo:.4g}  max {hi:.4g}  last {pts[-1][1]:.4g}{axis}", fill="black")
