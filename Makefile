@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv clean
+.PHONY: demo demo-vae test lint venv clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,8 +13,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-# Reconstruct the bundled real clip with the bundled small VAE (see README: placeholder weights).
+# Text-to-video with the bundled demo model (trained by this repo on toy shape videos; docs/demo_model.md).
+# Other prompts: make demo CAPTIONS='"a blue square moves from top to bottom"'
 demo: venv
+	$(BIN)/python infer_diffusion.py --config configs/demo/t2v_demo.yaml $(if $(CAPTIONS),--captions $(CAPTIONS))
+
+# Reconstruct the bundled real clips with the bundled demo VAE.
+demo-vae: venv
 	$(BIN)/python infer_ae.py --config configs/ae/demo_reconstruction.yaml
 
 test: venv

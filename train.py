@@ -64,6 +64,8 @@ def build_parser():
     add_bool_flag(p, "--clip_grad", False, "clip each optimizer's gradient global norm to --max_grad_norm "
                   "(the PyTorch original clips both at 1.0)")
     p.add_argument("--max_grad_norm", type=float, default=1.0)
+    add_bool_flag(p, "--freeze_encoder", False, "train the decoder only (encoder and quant_conv fixed): the "
+                  "latent space stays as it is, so a diffusion model trained on its latents stays valid")
     add_bool_flag(p, "--use_ema", False, "keep an EMA of the VAE weights (in train_state)")
     p.add_argument("--ema_decay", type=float, default=0.9999)
     add_run_flags(p, "outputs/vae_train", "write a source|reconstruction mp4 every N steps (0: only at the end)")

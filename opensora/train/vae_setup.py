@@ -64,6 +64,10 @@ class VAETraining:
             for cell in list(vae.encoder.down) + list(vae.decoder.up) + [vae.encoder.mid, vae.decoder.mid]:
                 cell.recompute()
         vae.set_train(True)
+        if args.freeze_encoder:
+            for p in vae.encoder.trainable_params() + vae.quant_conv.trainable_params():
+                p.requires_grad = False  # out of the optimizer and the gradient, but still saved with the model
+            self.logger.info("--freeze_encoder: training the decoder and post_quant_conv only")
         if self.dtype != ms.float32:  # amp O2 in place: fp16 compute over fp32 master weights, GroupNorm in fp32
             ms.amp.auto_mixed_precision(vae, "O2", dtype=self.dtype)
         return vae

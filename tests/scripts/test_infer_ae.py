@@ -68,7 +68,7 @@ def test_bad_input_is_one_line_error(tmp_path, flags, expected):
 
 
 def test_readme_demo_config_runs(tmp_path):
-    """`make demo` = infer_ae.py --config configs/ae/demo_reconstruction.yaml (bundled clips, no downloads)."""
+    """`make demo-vae` = infer_ae.py --config configs/ae/demo_reconstruction.yaml (bundled clips and VAE)."""
     result = run_script(["infer_ae.py", "--config", "configs/ae/demo_reconstruction.yaml", "--output_path",
                          str(tmp_path / "demo")])
     assert result.returncode == 0, result.stderr

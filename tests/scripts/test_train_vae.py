@@ -100,6 +100,27 @@ def test_graph_mode_step_equals_pynative(tmp_path):
     assert update_difference(ckpt_state(tmp_path / "g", 2), ckpt_state(tmp_path / "e", 2)) < 1e-3  # measured 2e-5
 
 
+def test_freeze_encoder_trains_the_decoder_only(tmp_path):
+    """--freeze_encoder: encoder and quant_conv keep their initial weights (the latent space a diffusion model was
+    trained on), every decoder-side tensor moves, and the optimizer holds moments for the decoder side only."""
+    from opensora.models.ae import CausalVAEModel
+    from opensora.models.checkpoint import net_state
+
+    args = ("--train_steps", "2", "--perceptual_weight", "0", "--ckpt_save_interval", "2", "--jit", "True")
+    proc = run_script(vae_train_args(tmp_path, *args, "--freeze_encoder", "True"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    init = net_state(CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny")))
+    trained = ckpt_state(tmp_path, 2)
+    assert sorted(trained) == sorted(init)
+    frozen = [k for k in init if k.startswith(("encoder.", "quant_conv."))]
+    moving = [k for k in init if k.startswith(("decoder.", "post_quant_conv.")) and not k.endswith(".bias")]
+    assert frozen and moving
+    assert all(np.array_equal(trained[k], init[k]) for k in frozen)
+    assert all(not np.array_equal(trained[k], init[k]) for k in moving)
+    moments = [k for k in ckpt_state(tmp_path, 2, "train_state.ckpt") if "adam" in k]
+    assert moments and not any(".encoder." in k or ".quant_conv." in k for k in moments), moments[:5]
+
+
 def test_fp16_overflow_skips_the_update_then_trains(tmp_path):
     from opensora.models.checkpoint import net_state
     from opensora.train.vae_setup import VAETraining
