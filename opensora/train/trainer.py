@@ -5,6 +5,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, nn, ops
 
+from ..utils.errors import UserError
+
 
 class GraphGradStep(nn.Cell):
     """`Trainer`'s gradient function, compiled: (scale, *inputs) -> ((loss * scale, loss, *aux), grads).
@@ -155,7 +157,12 @@ def trainer_state(trainer, prefix=""):
 def restore_trainer(trainer, tensors, meta=None, prefix=""):
     """Inverse of `trainer_state` (meta None: the loss scale is left as built)."""
     own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    trainer.optimizer.load_state(own)
+    try:
+        trainer.optimizer.load_state(own)
+    except KeyError as err:
+        raise UserError(f"--resume: the checkpoint has no optimizer state for {err.args[0]}: it was saved with "
+                        "other trainable weights; resume with the flags it was trained with (e.g. "
+                        "--freeze_encoder)") from err
     if trainer.ema is not None:
         for p in trainer.ema.shadow:
             p.set_data(ms.Tensor(own[p.name]))

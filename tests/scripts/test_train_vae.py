@@ -119,6 +119,10 @@ def test_freeze_encoder_trains_the_decoder_only(tmp_path):
     assert all(not np.array_equal(trained[k], init[k]) for k in moving)
     moments = [k for k in ckpt_state(tmp_path, 2, "train_state.ckpt") if "adam" in k]
     assert moments and not any(".encoder." in k or ".quant_conv." in k for k in moments), moments[:5]
+    # resuming it as a whole-VAE run finds no moments for the encoder: a one-line error naming the flag
+    resumed = run_script(vae_train_args(tmp_path, *args, "--resume", "True", "--train_steps", "3"))
+    lines = [line for line in resumed.stderr.strip().splitlines() if not line.startswith("[WARNING]")]
+    assert resumed.returncode == 2 and len(lines) == 1 and "--freeze_encoder" in lines[0], resumed.stderr[-2000:]
 
 
 def test_fp16_overflow_skips_the_update_then_trains(tmp_path):
