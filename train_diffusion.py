@@ -25,6 +25,10 @@ def build_parser():
     p.add_argument("--text_embed_folder", default="", help="npz files written by infer_t5.py")
     p.add_argument("--vae_latent_folder", default="", help="posteriors cached by tools/cache_vae_latents.py "
                    "(no VAE at training time; fixed clip, no flip)")
+    p.add_argument("--cfg", type=float, default=0.0, help="caption dropout for classifier-free guidance: replace a "
+                   "caption by the empty prompt with this probability (later Open-Sora-Plan's --cfg 0.1; v1.0.0: 0)")
+    p.add_argument("--null_text_embed", default="", help="with --cfg: npz of infer_t5.py --captions mode, whose "
+                   "negative_text_emb / negative_mask (of --negative_prompt, default \"\") are the empty prompt")
     p.add_argument("--video_column", default="video")
     p.add_argument("--caption_column", default="caption")
     add_bool_flag(p, "--filter_nonexistent", False, "accepted; missing files are reported before training instead")
@@ -65,6 +69,9 @@ def build_parser():
     p.add_argument("--scale_window", type=int, default=2000)
     add_bool_flag(p, "--clip_grad", False, "clip the gradient global norm to --max_grad_norm")
     p.add_argument("--max_grad_norm", type=float, default=1.0)
+    p.add_argument("--timestep_range", type=int, nargs=2, default=[0, 1000], metavar=("LOW", "HIGH"),
+                   help="train on t ~ U[LOW, HIGH) (added; the original: 0 1000). A narrower range focuses a phase "
+                   "of training on some noise levels, e.g. 500 1000 on the steps that lay out a frame")
     add_bool_flag(p, "--use_ema", False, "keep an EMA of the weights (saved as ema.* in train_state)")
     p.add_argument("--ema_decay", type=float, default=0.9999)
     add_run_flags(p, "outputs/latte_train", "write a sample video every N steps (0: never)")

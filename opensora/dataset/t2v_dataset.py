@@ -29,7 +29,7 @@ def video_file(video_folder, video):
 class TextVideoDataset:
     def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
                  video_column="video", caption_column="caption", flip=False, use_image_num=0, world_size=1,
-                 max_bad_samples=20, vae_latent_folder=""):
+                 max_bad_samples=20, vae_latent_folder="", caption_dropout=0.0, null_text=None):
         check_causal_num_frames(num_frames)
         rows = read_annotations(data_file_path, video_column, caption_column)
         self.items = [(video_file(video_folder, v), embedding_path(text_embed_folder, v)) for v, _ in rows]
@@ -42,6 +42,10 @@ class TextVideoDataset:
         self.num_frames, self.frame_stride, self.image_size = num_frames, frame_stride, image_size
         self.flip, self.use_image_num = flip, use_image_num
         self.max_bad_samples, self.bad_samples = max_bad_samples, 0
+        # classifier-free guidance training: a caption is replaced by the empty prompt's embedding (text, mask)
+        self.caption_dropout, self.null_text = caption_dropout, null_text
+        if caption_dropout > 0 and null_text is None:
+            raise ValueError("caption_dropout > 0 needs null_text, the embedding of the empty prompt")
 
     def __len__(self):
         return len(self.items)
@@ -56,6 +60,12 @@ class TextVideoDataset:
                                     ("text embeddings", missing_text, "run infer_t5.py or check --text_embed_folder")):
             if missing:
                 raise UserError(f"{len(missing)} of {len(self.items)} {label} missing (e.g. {missing[0]}); {fix}")
+        if self.null_text is not None:
+            with np.load(self.items[0][1]) as first:
+                cached = first["text_emb"].shape
+            if self.null_text[0].shape != cached:
+                raise UserError(f"--null_text_embed: empty-prompt embedding {self.null_text[0].shape} but the cached "
+                                f"captions are {cached} (embed it with the same --t5_model_dir and --t5_max_length)")
 
     def _load(self, index, rng):
         video_path, emb_path = self.items[index]
@@ -84,12 +94,19 @@ class TextVideoDataset:
         for offset in range(len(self.items)):
             i = (index + offset) % len(self.items)
             try:
-                return self._load(i, rng)
+                sample = self._load(i, rng)
             except (VideoReadError, OSError, KeyError, ValueError) as err:
                 self.bad_samples += 1
                 get_logger().warning(f"skipping sample {i} ({self.bad_samples} skipped so far): {err}")
                 if self.bad_samples > self.max_bad_samples:
                     raise UserError(f"more than {self.max_bad_samples} unreadable samples; last: {err}") from err
+                continue
+            # drawn last and only when enabled, so runs without dropout keep their random streams
+            if self.caption_dropout > 0 and rng.random() < self.caption_dropout:
+                text, mask = self.null_text
+                sample["text"] = np.broadcast_to(text, sample["text"].shape).copy()
+                sample["mask"] = np.broadcast_to(mask, sample["mask"].shape).copy()
+            return sample
         raise UserError("no readable sample in the dataset")
 
     def epoch_order(self, epoch, seed):

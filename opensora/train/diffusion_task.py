@@ -11,8 +11,11 @@ from .trainer import GraphGradStep
 
 
 class DiffusionTrainingTask:
-    def __init__(self, latte, vae, diffusion, scale_factor=0.18215, use_image_num=0, dtype=ms.float32, graph=False):
+    def __init__(self, latte, vae, diffusion, scale_factor=0.18215, use_image_num=0, dtype=ms.float32, graph=False,
+                 timestep_range=None):
         self.latte, self.vae, self.diffusion = latte, vae, diffusion
+        # t ~ U[low, high); the original's [0, num_timesteps) unless a run narrows it (e.g. to the layout steps)
+        self.timestep_range = tuple(timestep_range or (0, diffusion.num_timesteps))
         self.scale_factor, self.use_image_num, self.dtype = scale_factor, use_image_num, dtype
         self.loss = IDDPMLoss(latte, diffusion, use_image_num)  # (latents, t, noise, text, mask) -> mean loss
         self.graph = graph
@@ -48,6 +51,7 @@ class DiffusionTrainingTask:
     def draw(self, latents, rngs):
         """Per-sample t and noise, drawn on the host from the sample's own generator: a resumed or a
         data-parallel run draws exactly what a single uninterrupted run draws."""
-        t = np.array([r.integers(0, self.diffusion.num_timesteps) for r in rngs], np.int32)
+        low, high = self.timestep_range
+        t = np.array([r.integers(low, high) for r in rngs], np.int32)
         noise = np.stack([r.standard_normal(latents.shape[1:]) for r in rngs]).astype(np.float32)
         return t, noise

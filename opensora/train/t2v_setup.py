@@ -12,6 +12,23 @@ from .distributed import start_training
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8
 
 
+def null_text_embedding(args):
+    """(text (L, D), mask (L,)) of the empty prompt for --cfg, from --null_text_embed; None without --cfg."""
+    if not args.cfg:
+        return None
+    if not 0 < args.cfg < 1:
+        raise UserError(f"--cfg {args.cfg}: a probability in (0, 1) (0 turns caption dropout off)")
+    path = args.null_text_embed
+    if not path or not os.path.isfile(path):
+        raise UserError(f"--cfg {args.cfg} needs --null_text_embed (got '{path}'): write it with "
+                        "python infer_t5.py --captions \"any caption\" --output_path <npz> (same --t5_model_dir and "
+                        "--t5_max_length as --text_embed_folder)")
+    with np.load(path) as z:
+        if "negative_text_emb" not in z:
+            raise UserError(f"--null_text_embed {path}: no negative_text_emb (write it with infer_t5.py --captions)")
+        return z["negative_text_emb"][0].astype(np.float32), z["negative_mask"][0].astype(np.int32)
+
+
 class T2VTraining:
     def __init__(self, args):
         from ..dataset.t2v_dataset import TextVideoDataset
@@ -29,7 +46,8 @@ class T2VTraining:
                                         args.num_frames, args.frame_stride, args.image_size, args.video_column,
                                         args.caption_column, flip=not args.disable_flip,
                                         use_image_num=args.use_image_num, world_size=self.world_size,
-                                        vae_latent_folder=args.vae_latent_folder)
+                                        vae_latent_folder=args.vae_latent_folder, caption_dropout=args.cfg,
+                                        null_text=null_text_embedding(args))
         self.dataset.preflight()
         make_output_dir(args.output_path)
         self.logger = setup_logger(args.output_path, rank=self.rank)
@@ -37,8 +55,12 @@ class T2VTraining:
 
         self.latte = self._build_latte()
         self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
-        self.task = DiffusionTrainingTask(self._compute_model(), self.vae, create_diffusion(""), args.sd_scale_factor,
-                                          args.use_image_num, self.dtype, graph=args.jit)
+        diffusion = create_diffusion("")
+        low, high = args.timestep_range
+        if not 0 <= low < high <= diffusion.num_timesteps:
+            raise UserError(f"--timestep_range {low} {high}: need 0 <= LOW < HIGH <= {diffusion.num_timesteps}")
+        self.task = DiffusionTrainingTask(self._compute_model(), self.vae, diffusion, args.sd_scale_factor,
+                                          args.use_image_num, self.dtype, graph=args.jit, timestep_range=(low, high))
         self.trainer = self._build_trainer()
         self.step, self.epoch, self.position = 0, 0, 0
         self.global_batch = args.batch_size * self.world_size

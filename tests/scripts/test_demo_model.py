@@ -57,9 +57,9 @@ def test_make_demo_command_writes_a_video(tmp_path):
 
 
 def test_generated_videos_have_the_captions_colour(tmp_path):
-    """tools/eval_demo_model.py on all 56 prompts (fixed seeds). The bundled LatteT2V (4000 steps) draws the
-    caption's colour for 97.5% of held-in and 87.5% of held-out prompts; the direction of motion is not learned
-    yet (20% / 12.5%, chance is 25%), so it is reported, not asserted."""
+    """tools/eval_demo_model.py on all 56 prompts (fixed seeds). The bundled LatteT2V (stages 1-3, with the
+    word-order-aware T5) draws the caption's colour for 100% of held-in and 94% of held-out prompts; the
+    direction of motion is not learned yet (25% / 12.5%, chance is 25%), so it is reported, not asserted."""
     proc = run_script(["tools/eval_demo_model.py", "--config", "configs/demo/t2v_demo.yaml",
                        "--output_path", str(tmp_path)], timeout=1500)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -69,4 +69,4 @@ def test_generated_videos_have_the_captions_colour(tmp_path):
     print(summary)
     assert summary["held_in"]["videos"] == 40 and summary["held_out"]["videos"] == 16
     assert summary["held_in"]["colour_ok"] >= 0.9, summary
-    assert summary["held_out"]["colour_ok"] >= 0.75, summary
+    assert summary["held_out"]["colour_ok"] >= 0.8, summary

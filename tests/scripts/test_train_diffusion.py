@@ -206,3 +206,43 @@ def test_compiled_step_with_recompute_and_pynative_agree(tmp_path, train_data):
     # float noise into steps of about lr whose sign differs between the two runs, so those are not compared.
     for k in (k for k in a if not k.endswith("to_k.bias")):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_caption_dropout_for_guidance(tmp_path, train_data):
+    """--cfg p swaps a caption for the empty prompt's embedding (infer_t5.py --captions' negative_text_emb) with
+    probability p, from the per-sample generator (so a resume redraws the same swaps); --cfg 0 leaves the random
+    streams of existing runs as they were."""
+    from opensora.dataset.t2v_dataset import TextVideoDataset
+
+    null_npz = tmp_path / "null.npz"
+    made = run_script(["infer_t5.py", "--captions", "anything", "--output_path", str(null_npz), "--t5_model_dir",
+                       fixture_path("t5_tiny", "hf"), "--t5_max_length", "16"])
+    assert made.returncode == 0, made.stderr
+    with np.load(null_npz) as z:
+        null = z["negative_text_emb"][0], z["negative_mask"][0].astype(np.int32)
+    common = (str(train_data / "ann.csv"), str(train_data), str(train_data))
+    plain = TextVideoDataset(*common, num_frames=5, image_size=32)
+    dropping = TextVideoDataset(*common, num_frames=5, image_size=32, caption_dropout=0.5, null_text=null)
+    swapped = []
+    for k in range(40):
+        a = plain.get(k % 2, np.random.default_rng(k))
+        b = dropping.get(k % 2, np.random.default_rng(k))
+        np.testing.assert_array_equal(a["video"], b["video"])  # same clip, crop and frames either way
+        is_null = np.array_equal(b["text"], null[0]) and np.array_equal(b["mask"], null[1])
+        assert is_null or (np.array_equal(b["text"], a["text"]) and np.array_equal(b["mask"], a["mask"]))
+        swapped.append(is_null)
+        again = dropping.get(k % 2, np.random.default_rng(k))
+        assert np.array_equal(again["text"], b["text"])  # a function of the sample's generator
+    assert 10 <= sum(swapped) <= 30, sum(swapped)
+    assert not np.array_equal(null[0], plain.get(0, np.random.default_rng(0))["text"])
+
+    run = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "2", "--cfg", "0.5",
+                                "--null_text_embed", str(null_npz)))
+    assert run.returncode == 0, run.stderr
+    missing = run_script(train_args(train_data, tmp_path / "m", "--train_steps", "1", "--cfg", "0.1"))
+    assert missing.returncode == 2 and "--null_text_embed" in missing.stderr.strip().splitlines()[-1], missing.stderr
+
+
+def test_timestep_range_out_of_bounds_is_one_line(tmp_path, train_data):
+    run = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "1", "--timestep_range", "600", "1200"))
+    assert run.returncode == 2 and "--timestep_range 600 1200" in run.stderr.strip().splitlines()[-1], run.stderr

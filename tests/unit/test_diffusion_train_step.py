@@ -42,3 +42,22 @@ def test_graph_step_gradients_equal_pynative():
             g, r = g.asnumpy(), r.asnumpy()
             assert np.abs(g - r).max() <= 1e-4 * max(np.abs(r).max(), 1e-3), p.name
     assert any(np.abs(g.asnumpy()).max() > 0 for g in grads)
+
+
+def test_timestep_range_narrows_the_drawn_steps():
+    """--timestep_range LOW HIGH: t ~ U[LOW, HIGH); the default draws exactly what the original's U[0, 1000) did."""
+    from opensora.train.diffusion_task import DiffusionTrainingTask
+
+    with open(fixture_path("latte_tiny", "config.json")) as f:
+        latte = LatteT2V(json.load(f))
+    latents = np.zeros((64, 4, 2, 4, 4), np.float32)
+
+    def drawn(task, seed=0):
+        return task.draw(latents, [np.random.default_rng([seed, k]) for k in range(64)])[0]
+
+    default = DiffusionTrainingTask(latte, None, create_diffusion(""))
+    t = drawn(default)
+    assert t.min() < 200 and t.max() > 800
+    np.testing.assert_array_equal(t, [np.random.default_rng([0, k]).integers(0, 1000) for k in range(64)])
+    narrowed = drawn(DiffusionTrainingTask(latte, None, create_diffusion(""), timestep_range=(500, 1000)))
+    assert narrowed.min() >= 500 and narrowed.max() <= 999 and len(set(narrowed.tolist())) > 20
