@@ -28,10 +28,9 @@ def main():
     import numpy as np
 
     from opensora.models.diffusion.latte import LatteT2V
-    from opensora.utils.ms_utils import peak_rss_gb
+    from opensora.utils.ms_utils import init_context, peak_rss_gb
 
-    ms.set_device("CPU")
-    ms.set_context(mode=args.mode)
+    init_context(mode=args.mode)  # as the scripts: CPU, blocking launches unless OPENSORA_SYNC=0
     cfg = json.load(open(args.config))
     model = LatteT2V(cfg)
     model.set_train(False)

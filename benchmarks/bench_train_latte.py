@@ -32,9 +32,9 @@ def main():
     from opensora.models.diffusion.latte import LatteT2V
     from opensora.train.optim import AdamW
     from opensora.train.trainer import GraphGradStep, Trainer
-    from opensora.utils.ms_utils import peak_rss_gb
+    from opensora.utils.ms_utils import init_context, peak_rss_gb
 
-    ms.set_device("CPU")
+    init_context()  # as the scripts: CPU, PyNative, blocking launches unless OPENSORA_SYNC=0
     path = {"tiny": "tests/fixtures/latte_tiny/config.json",
             "xl": "configs/diffusion/model/latte_t2v_17x256x256.json"}.get(args.size, args.size)
     cfg = json.load(open(path))

@@ -33,9 +33,9 @@ def main():
     from opensora.train.optim import AdamW
     from opensora.train.trainer import Trainer
     from opensora.train.vae_task import VAETrainingTask
-    from opensora.utils.ms_utils import peak_rss_gb
+    from opensora.utils.ms_utils import init_context, peak_rss_gb
 
-    ms.set_device("CPU")
+    init_context()  # as the scripts: CPU, PyNative, blocking launches unless OPENSORA_SYNC=0
     ms.set_seed(0)  # the same random init in every run, so graph and PyNative runs are comparable
     config = {"tiny": "tests/fixtures/causalvae_tiny/config.json", "488": "configs/ae/causal_vae_488.yaml"}.get(args.model, args.model)
     vae = CausalVAEModel.from_config_file(config)

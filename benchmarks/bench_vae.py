@@ -19,10 +19,9 @@ def run_stage(args):
 
     from opensora.models.ae import CausalVAEModel
     from opensora.models.ae.causal_vae.config import load_vae_config
-    from opensora.utils.ms_utils import peak_rss_gb
+    from opensora.utils.ms_utils import init_context, peak_rss_gb
 
-    ms.set_device("CPU")
-    ms.set_context(mode=args.mode)
+    init_context(mode=args.mode)  # as the scripts: CPU, blocking launches unless OPENSORA_SYNC=0
     vae = CausalVAEModel(load_vae_config("configs/ae/causal_vae_488.yaml"))
     vae.set_train(False)
     if args.tiling:

@@ -137,6 +137,23 @@ def test_folded_conv2d_equals_conv3d(cin, cout, kernel, stride, padding, monkeyp
     np.testing.assert_allclose(conv(x).asnumpy(), reference, atol=2e-6)
 
 
+@pytest.mark.parametrize("chunk_elements", [1, 2 * 3 * 4 * 9 * 10 * 2])  # one frame per call; two per call
+def test_folded_conv_in_frame_chunks_is_the_same_convolution(chunk_elements, monkeypatch):
+    """Building the stacked input a few output frames at a time (the memory bound of a full-size clip) changes
+    nothing: the chunks' outputs are the whole call's."""
+    import opensora.models.ae.causal_vae.modules as modules
+
+    conv = modules.CausalConv3d(4, 8, 3, padding=1)
+    x = ms.Tensor(np.random.default_rng(0).standard_normal((2, 4, 5, 9, 10)).astype(np.float32))
+    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv2d")
+    whole = conv(x).asnumpy()
+    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv3d")
+    np.testing.assert_allclose(whole, conv(x).asnumpy(), atol=2e-6)
+    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv2d")
+    monkeypatch.setattr(modules, "FOLDED_CHUNK_ELEMENTS", chunk_elements)
+    np.testing.assert_allclose(conv(x).asnumpy(), whole, atol=1e-6)
+
+
 @pytest.mark.parametrize("cin,cout,kernel,padding", [(4, 8, 3, 1), (8, 6, (3, 1, 1), 0)])
 def test_single_frame_conv_equals_the_padded_conv3d_and_its_gradient(cin, cout, kernel, padding):
     """An image (T = 1) runs one Conv2d with the temporal taps summed: the same values and weight gradients as

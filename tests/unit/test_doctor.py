@@ -11,6 +11,9 @@ def test_doctor_reports_versions_and_dtypes():
     assert "dtype fp32  available" in out and "dtype fp16  available" in out
     assert "dtype bf16  NOT available" in out  # no bf16 kernels on the CPU backend
     assert "GFLOP/s" in out and "all checks passed" in out
+    # the oneDNN line names the conv and matmul kernels (docs/performance.md: why the CPU conv trails PyTorch's)
+    onednn = next(line for line in out.splitlines() if line.startswith("oneDNN"))
+    assert "ISA " in onednn and "conv " in onednn and "matmul " in onednn, onednn
 
 
 def test_isa_warning_names_the_fix(monkeypatch):

@@ -45,6 +45,8 @@ def Normalize(in_channels, num_groups=32):
 # with k_t == 1, and k_t > 1 up to 256 input channels; docs/performance.md). Ascend users may prefer "conv3d".
 CAUSAL_CONV_IMPL = "auto"
 FOLDED_MAX_CHANNELS = 256
+# Largest stacked input (values) one folded Conv2d call builds: 64 M floats = 256 MB (see CausalConv3d._folded).
+FOLDED_CHUNK_ELEMENTS = 64 * 1024 * 1024
 
 
 class CausalConv3d(nn.Cell):
@@ -89,21 +91,33 @@ class CausalConv3d(nn.Cell):
         return y.reshape(b, self.chan_out, 1, y.shape[-2], y.shape[-1])
 
     def _folded(self, x):
-        """The same convolution as one Conv2d: out[t] = sum_i W[:, :, i] * x[t + i] over the padded frames."""
+        """The same convolution as one Conv2d: out[t] = sum_i W[:, :, i] * x[t + i] over the padded frames.
+
+        The k_t-fold stacked input is built for a few output frames at a time (at most FOLDED_CHUNK_ELEMENTS
+        values): each output frame is independent, and building it whole for a full-size clip (256 channels,
+        17 frames at 256x256: 3.4 GB) ran the 488 decoder out of 24 GB of memory.
+        """
         k = self.time_kernel_size
         b, c, t_pad, h, w = x.shape
         t = t_pad - k + 1
-        frames = x.transpose(0, 2, 1, 3, 4).contiguous()  # (B, T+k-1, C, H, W); a copy: PyNative transposes
-        # are strided views, and the CPU conv kernel must not see one (it corrupted the heap in testing)
-        if k == 1:
-            stacked = frames.reshape(b * t, c, h, w)
-        else:
-            stacked = ops.cat([frames[:, i:i + t] for i in range(k)], axis=2).reshape(b * t, k * c, h, w)
         weight = self.conv.weight.transpose(0, 2, 1, 3, 4).contiguous().reshape(self.chan_out, k * c,
                                                                                 *self.kernel_size[1:])
-        y = ops.conv2d(stacked, weight, self.conv.bias, stride=self.stride[1:], pad_mode="pad",
-                       padding=self.spatial_padding)  # (B*T, O, H', W')
-        return y.reshape(b, t, self.chan_out, y.shape[-2], y.shape[-1]).transpose(0, 2, 1, 3, 4).contiguous()
+        step = max(1, min(t, FOLDED_CHUNK_ELEMENTS // (b * k * c * h * w)))
+        outs = []
+        for start in range(0, t, step):
+            n = min(step, t - start)
+            # (B, n+k-1, C, H, W), a copy: PyNative transposes are strided views, and the CPU conv kernel must not
+            # see one (it corrupted the heap in testing)
+            frames = x[:, :, start:start + n + k - 1].transpose(0, 2, 1, 3, 4).contiguous()
+            if k == 1:
+                stacked = frames.reshape(b * n, c, h, w)
+            else:
+                stacked = ops.cat([frames[:, i:i + n] for i in range(k)], axis=2).reshape(b * n, k * c, h, w)
+            y = ops.conv2d(stacked, weight, self.conv.bias, stride=self.stride[1:], pad_mode="pad",
+                           padding=self.spatial_padding)  # (B*n, O, H', W')
+            outs.append(y.reshape(b, n, self.chan_out, y.shape[-2], y.shape[-1]))
+        y = outs[0] if len(outs) == 1 else ops.cat(outs, axis=1)
+        return y.transpose(0, 2, 1, 3, 4).contiguous()
 
 
 class ResnetBlock3D(nn.Cell):
