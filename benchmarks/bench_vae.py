@@ -13,9 +13,22 @@ import sys
 import time
 
 
-def run_stage(args):
+def stage_call(vae, stage, frames, size):
+    """A no-argument call running one encode ("encode") or decode of a random 1x3xframesxsizexsize clip (seed 0)."""
     import mindspore as ms
     import numpy as np
+
+    rng = np.random.default_rng(0)
+    if stage == "encode":
+        clip = ms.Tensor(rng.uniform(-1, 1, (1, 3, frames, size, size)).astype(np.float32))
+        return lambda: vae.encode_moments(clip)
+    t_lat = (frames - 1) // 4 + 1
+    latent = ms.Tensor(rng.standard_normal((1, 4, t_lat, size // 8, size // 8)).astype(np.float32))
+    return lambda: vae.decode(latent)
+
+
+def run_stage(args):
+    import mindspore as ms
 
     from opensora.models.ae import CausalVAEModel
     from opensora.models.ae.causal_vae.config import load_vae_config
@@ -26,14 +39,7 @@ def run_stage(args):
     vae.set_train(False)
     if args.tiling:
         vae.enable_tiling()
-    rng = np.random.default_rng(0)
-    if args.stage == "encode":
-        inp = ms.Tensor(rng.uniform(-1, 1, (1, 3, args.frames, args.size, args.size)).astype(np.float32))
-        fn = lambda: vae.encode_moments(inp)  # noqa: E731
-    else:
-        t_lat = (args.frames - 1) // 4 + 1
-        inp = ms.Tensor(rng.standard_normal((1, 4, t_lat, args.size // 8, args.size // 8)).astype(np.float32))
-        fn = lambda: vae.decode(inp)  # noqa: E731
+    fn = stage_call(vae, args.stage, args.frames, args.size)
     times = []
     for _ in range(args.warmup + args.repeats):
         start = time.time()

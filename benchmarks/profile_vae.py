@@ -15,6 +15,8 @@ import collections
 import json
 import time
 
+from bench_vae import stage_call  # the same inputs as the timing benchmark (run from the repo root)
+
 
 def conv_flops(conv, x_shape, y_shape):
     """Multiply-adds x 2 of one CausalConv3d call, from its output shape (the causal padding is in the input)."""
@@ -25,7 +27,6 @@ def conv_flops(conv, x_shape, y_shape):
 
 def profile(args):
     import mindspore as ms
-    import numpy as np
 
     from opensora.models.ae import CausalVAEModel
     from opensora.models.ae.causal_vae import modules
@@ -62,14 +63,7 @@ def profile(args):
     # AttnBlock3D's own norm and 1x1 convs count as "attention" only
     vae = CausalVAEModel(load_vae_config("configs/ae/causal_vae_488.yaml"))
     vae.set_train(False)
-    rng = np.random.default_rng(0)
-    if args.stage == "encode":
-        inp = ms.Tensor(rng.uniform(-1, 1, (1, 3, args.frames, args.size, args.size)).astype(np.float32))
-        run = lambda: vae.encode_moments(inp)  # noqa: E731
-    else:
-        t_lat = (args.frames - 1) // 4 + 1
-        inp = ms.Tensor(rng.standard_normal((1, 4, t_lat, args.size // 8, args.size // 8)).astype(np.float32))
-        run = lambda: vae.decode(inp)  # noqa: E731
+    run = stage_call(vae, args.stage, args.frames, args.size)
     run().asnumpy()  # warm-up: first calls create the kernels
     timing["on"] = False
     start = time.perf_counter()
