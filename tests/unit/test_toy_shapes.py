@@ -6,6 +6,7 @@ import numpy as np
 from conftest import REPO, run_script
 
 from opensora.dataset.toy_shapes import (
+    BACKGROUND,
     COLOURS,
     HELD_OUT,
     MOTIONS,
@@ -34,6 +35,24 @@ def test_clips_are_deterministic_and_shaped():
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert a[0].shape == (17, 64, 64, 3) and a[0].dtype == np.uint8
     assert not np.array_equal(a[0], a[1])
+
+
+def _centroid(frame):
+    mask = np.abs(frame.astype(np.float32) - np.array(BACKGROUND, np.float32)).sum(-1) > 60
+    ys, xs = np.nonzero(mask)
+    return xs.mean(), ys.mean()
+
+
+def test_every_clip_starts_near_its_captions_starting_edge():
+    """The layout a caption implies must be shared by its clips: each shape starts in the first 40% of the frame
+    along its motion and ends in the last 40% (uniform starts over a short travel left the direction unlearned)."""
+    for _, _, (_, _, motion), frames in make_clips(all_combinations(), 3, seed=7):
+        dx, dy = MOTIONS[motion]
+        axis, sign = (0, dx) if dx else (1, dy)
+        first, last = _centroid(frames[0])[axis], _centroid(frames[-1])[axis]
+        if sign < 0:
+            first, last = 63 - first, 63 - last
+        assert first < 0.4 * 64 and last > 0.6 * 64, (motion, first, last)
 
 
 def test_evaluator_on_ground_truth_clips():
