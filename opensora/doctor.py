@@ -105,7 +105,8 @@ def main(argv=None):
         return 1
     lines.append(f"mindspore   {ms.__version__}")
     ms.set_device(args.device_target)
-    lines.append(f"backend     {args.device_target}; ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}")
+    isa_vars = "; ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"))
+    lines.append(f"backend     {args.device_target}; {isa_vars}")  # oneDNN v2.2 (MindSpore 2.7.2) reads DNNL_
     from .utils.ms_utils import check_cpu_isa
 
     isa_warning = check_cpu_isa(args.device_target)
