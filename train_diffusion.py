@@ -72,6 +72,9 @@ def build_parser():
     p.add_argument("--timestep_range", type=int, nargs=2, default=[0, 1000], metavar=("LOW", "HIGH"),
                    help="train on t ~ U[LOW, HIGH) (added; the original: 0 1000). A narrower range focuses a phase "
                    "of training on some noise levels, e.g. 500 1000 on the steps that lay out a frame")
+    p.add_argument("--x0_weight_cap", type=float, default=0.0,
+                   help="weight the MSE of step t by min(max(1/SNR_t, 1), CAP), an x0-space loss at high noise (added; "
+                   "0, the original: every t alike). Trains the layout that the high-noise steps decide")
     add_bool_flag(p, "--use_ema", False, "keep an EMA of the weights (saved as ema.* in train_state)")
     p.add_argument("--ema_decay", type=float, default=0.9999)
     add_run_flags(p, "outputs/latte_train", "write a sample video every N steps (0: never)")

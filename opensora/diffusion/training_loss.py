@@ -18,15 +18,29 @@ TABLES = ("sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod", "sqrt_recip_al
           "posterior_log_variance_clipped", "log_betas")
 
 
+def mse_weights(alphas_cumprod, x0_weight_cap=0.0):
+    """Per-step weights of the MSE term (float32, one per t): ones, or min(max(1 / SNR_t, 1), cap)."""
+    if x0_weight_cap < 0 or 0 < x0_weight_cap < 1:
+        raise ValueError(f"x0_weight_cap must be 0 (off) or >= 1, got {x0_weight_cap}")
+    if not x0_weight_cap:
+        return np.ones(len(alphas_cumprod), np.float32)
+    inverse_snr = (1.0 - alphas_cumprod) / alphas_cumprod
+    return np.clip(inverse_snr, 1.0, x0_weight_cap).astype(np.float32)
+
+
 class IDDPMLoss(nn.Cell):
     """Args:
         model: LatteT2V (or any cell (x_t, t, encoder_hidden_states, encoder_attention_mask) -> (B, 2C, ...)).
         diffusion: the GaussianDiffusion whose schedule is used (timestep_respacing "").
         use_image_num: images appended to the video frames (joint image-video training), passed to the model.
+        x0_weight_cap: 0 (the original) weights every t alike. C >= 1 multiplies the MSE of step t by
+            min(max(1 / SNR_t, 1), C): at high noise the eps error is SNR_t times the error of the implied x0, so
+            the layout a model predicts there barely moves the plain loss; this weights those steps as an x0 loss
+            would, capped (opt-in, added).
     Returns the batch mean of mse + vb, as `training_losses(...)["loss"].mean()`.
     """
 
-    def __init__(self, model, diffusion, use_image_num=0):
+    def __init__(self, model, diffusion, use_image_num=0, x0_weight_cap=0.0):
         super().__init__(auto_prefix=False)  # parameter names stay the model's own
         settings = (diffusion.model_mean_type, diffusion.model_var_type, diffusion.loss_type)
         if settings != (ModelMeanType.EPSILON, ModelVarType.LEARNED_RANGE, LossType.MSE):
@@ -35,6 +49,7 @@ class IDDPMLoss(nn.Cell):
         self.fp64_tanh = tanh_needs_fp64()  # decided once: the compiled graph cannot ask the context
         for name in TABLES:  # float64 schedule -> float32 constants, as GaussianDiffusion._extract
             setattr(self, name, ms.Tensor(getattr(diffusion, name).astype(np.float32)))
+        self.mse_weight = ms.Tensor(mse_weights(diffusion.alphas_cumprod, x0_weight_cap))
 
     @staticmethod
     def _at(table, t, ndim):
@@ -49,7 +64,7 @@ class IDDPMLoss(nn.Cell):
                          use_image_num=self.use_image_num)
         out = out[0] if isinstance(out, (tuple, list)) else out  # (B, 2C, F, H, W)
         eps, var_values = out[:, :c], out[:, c:]
-        mse = mean_flat(ops.square(noise - eps))  # (B,)
+        mse = mean_flat(ops.square(noise - eps)) * ops.gather(self.mse_weight, t, 0)  # (B,)
         # VB term: learns the variance only, the mean prediction is frozen in it
         frozen_eps = ops.stop_gradient(eps)
         coef1, coef2 = self._at(self.posterior_mean_coef1, t, nd), self._at(self.posterior_mean_coef2, t, nd)

@@ -59,8 +59,11 @@ class T2VTraining:
         low, high = args.timestep_range
         if not 0 <= low < high <= diffusion.num_timesteps:
             raise UserError(f"--timestep_range {low} {high}: need 0 <= LOW < HIGH <= {diffusion.num_timesteps}")
+        if args.x0_weight_cap < 0 or 0 < args.x0_weight_cap < 1:
+            raise UserError(f"--x0_weight_cap {args.x0_weight_cap}: need 0 (off, the original) or a cap >= 1")
         self.task = DiffusionTrainingTask(self._compute_model(), self.vae, diffusion, args.sd_scale_factor,
-                                          args.use_image_num, self.dtype, graph=args.jit, timestep_range=(low, high))
+                                          args.use_image_num, self.dtype, graph=args.jit, timestep_range=(low, high),
+                                          x0_weight_cap=args.x0_weight_cap)
         self.trainer = self._build_trainer()
         self.step, self.epoch, self.position = 0, 0, 0
         self.global_batch = args.batch_size * self.world_size

@@ -110,3 +110,32 @@ def test_compiled_training_loss_matches_the_original(compiled):
     run = ms.jit(loss_cell.construct) if compiled else loss_cell
     loss = run(x_start, t, noise, text, mask)
     assert_close(loss.asnumpy(), load_fixture(*folder, "loss.npy").mean(), 1e-4, 0, "mean loss")
+
+
+def test_x0_weighted_training_loss_weights_each_mse_by_its_capped_inverse_snr():
+    """--x0_weight_cap (added): the loss is mean(w_t * mse + vb) with w_t = min(max(1/SNR_t, 1), cap), the
+    original's per-sample terms otherwise; cap 0 is the original's loss."""
+    from opensora.diffusion.training_loss import mse_weights
+
+    diffusion = create_diffusion("")
+    abar = diffusion.alphas_cumprod
+    weights = mse_weights(abar, 1000.0)
+    assert weights[0] == 1.0 and weights[-1] == 1000.0  # low noise: eps loss as is; pure noise: capped
+    t_mid = int(np.argmin(np.abs(abar - 0.01)))  # SNR ~ 0.0101 there: weight ~ 99, inside the cap
+    assert_close(weights[t_mid], (1 - abar[t_mid]) / abar[t_mid], 1e-6, 0, "1/SNR")
+    assert np.all(np.diff(weights) >= 0) and np.all(mse_weights(abar, 0) == 1.0)
+    with pytest.raises(ValueError, match="x0_weight_cap"):
+        mse_weights(abar, 0.5)
+
+    folder = ("diffusion", "training_losses")
+    x_start, noise = ms.Tensor(load_fixture(*folder, "x_start.npy")), ms.Tensor(load_fixture(*folder, "noise.npy"))
+    t_np = load_fixture(*folder, "t.npy").astype(np.int32)
+    t_np = np.array([0, 120, 600, 999][:len(t_np)] + list(t_np[4:]), np.int32)  # both sides of SNR = 1, and the cap
+    output = _FixedOutput(ms.Tensor(load_fixture(*folder, "model_output.npy")))
+    text, mask = ms.Tensor(np.zeros((len(t_np), 2, 4), np.float32)), ms.Tensor(np.ones((len(t_np), 2), np.int32))
+    terms = diffusion.training_losses(lambda x, ts, **kw: (output.output,), x_start, ms.Tensor(t_np),
+                                      model_kwargs={}, noise=noise)
+    expected = (weights[t_np] * terms["mse"].asnumpy() + terms["vb"].asnumpy()).mean()
+    loss = IDDPMLoss(output, diffusion, x0_weight_cap=1000.0)(x_start, ms.Tensor(t_np), noise, text, mask)
+    assert_close(loss.asnumpy(), expected, 1e-4, 0, "weighted loss")
+    assert expected > 2 * terms["loss"].asnumpy().mean()  # the weights matter for these t

@@ -1,8 +1,8 @@
 """The bundled demo model (assets/demo_model, docs/demo_model.md), trained by this repo's own scripts.
 
 These tests pin what the bundled weights measurably do, so a change to the model code or the pipeline that
-breaks them fails here. Issue #9's targets are higher than some of these floors (30 dB; colour *and* motion
-right for 80% / 60% of prompts); docs/demo_model.md says where the training stands."""
+breaks them fails here; the text-to-video test asserts issue #9's targets themselves (colour and motion right for
+80% / 60% of prompts). docs/demo_model.md says how the weights were trained."""
 
 import json
 import os
@@ -16,7 +16,7 @@ from opensora.utils.metrics import video_psnr_ssim
 from tests.conftest import REPO, run_script
 
 DEMO = os.path.join(REPO, "assets", "demo_model")
-PSNR_FLOOR = 29.8  # the bundled VAE, less a margin for float differences across machines
+PSNR_FLOOR = 30.0  # issue #9's target; the bundled VAE measures 30.17 dB on these clips
 
 
 def demo_vae():
@@ -36,7 +36,7 @@ def reconstruct(vae, frames):
 
 def test_demo_vae_psnr_on_held_out_clips():
     """The 16 clips of held_out_eval.csv (8 combinations never in the training set), rendered afresh.
-    Bundled weights (stage 3, step 600): 30.0 dB here; #9 asks 30. The stage-2 weights gave 27.8 dB."""
+    Bundled weights (stage 3, step 1500): 30.17 dB here; #9 asks 30. The stage-2 weights gave 27.8 dB."""
     vae = demo_vae()
     _, held_out = split_combinations()
     scores = [video_psnr_ssim(frames, reconstruct(vae, frames))[0] for *_, frames in make_clips(held_out, 2, seed=2000)]
@@ -56,11 +56,11 @@ def test_make_demo_command_writes_a_video(tmp_path):
     assert frames.shape == (17, 64, 64, 3)
 
 
-def test_generated_videos_have_the_captions_colour_and_held_in_direction(tmp_path):
-    """tools/eval_demo_model.py on all 56 prompts (fixed seeds). The bundled LatteT2V (stage 5) draws the
-    caption's colour for 87.5% of held-in and 94% of held-out prompts, and moves it the caption's way for 37.5%
-    of held-in prompts (chance 25%; #9 asks 80% for colour and direction both); the held-out direction (12.5%) is
-    still at chance, so it is reported, not asserted."""
+def test_generated_videos_meet_the_issues_colour_and_motion_targets(tmp_path):
+    """tools/eval_demo_model.py on all 56 prompts (fixed seeds): issue #9's acceptance, colour and direction both
+    right for >= 80% of held-in and >= 60% of held-out prompts. The bundled LatteT2V (stage 6) scores 98% / 94%
+    here (39 of 40, 15 of 16), so a float difference that flips a video or two across machines still passes,
+    while a model or pipeline change that loses the direction (stage 5 scored 35% / 12.5%) fails."""
     proc = run_script(["tools/eval_demo_model.py", "--config", "configs/demo/t2v_demo.yaml",
                        "--output_path", str(tmp_path)], timeout=1500)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -69,6 +69,37 @@ def test_generated_videos_have_the_captions_colour_and_held_in_direction(tmp_pat
         summary = json.load(f)["summary"]
     print(summary)
     assert summary["held_in"]["videos"] == 40 and summary["held_out"]["videos"] == 16
-    assert summary["held_in"]["colour_ok"] >= 0.85, summary
-    assert summary["held_out"]["colour_ok"] >= 0.85, summary
-    assert summary["held_in"]["motion_ok"] >= 0.35, summary  # 14 of 40; chance gives ~10
+    assert summary["held_in"]["ok"] >= 0.8, summary
+    assert summary["held_out"]["ok"] >= 0.6, summary
+    assert summary["held_in"]["colour_ok"] >= 0.9 and summary["held_out"]["colour_ok"] >= 0.85, summary
+
+
+def test_layout_probe_finds_the_captions_direction_at_high_noise(tmp_path):
+    """tools/probe_caption_layout.py on the bundled LatteT2V: the x0 it implies holds its caption's direction
+    (alpha ~ 1 at t = 300; 0.5 at t = 900 with the defaults, where stage 5, whose samples moved at chance, had
+    ~0.1). The unit test of its measure is test_direction_alpha_of_the_conditional_mean_is_one."""
+    out = tmp_path / "probe.json"
+    proc = run_script(["tools/probe_caption_layout.py", "--config", "configs/demo/t2v_demo.yaml", "--timesteps",
+                       "300", "900", "--clips_per_combination", "1", "--noise_draws", "2",
+                       "--output_json", str(out)], timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {row["t"]: row for row in json.load(open(out))["rows"]}
+    assert rows[300]["alpha_mean"] > 0.8 and rows[300]["own_direction_nearest"] >= 0.95, rows
+    assert rows[900]["alpha_mean"] > 0.3, rows
+
+
+def test_direction_alpha_of_the_conditional_mean_is_one():
+    from tools.probe_caption_layout import direction_alpha
+
+    rng = np.random.default_rng(0)
+    motions = ["l", "r", "u", "d"]
+    means = {(c, m): rng.standard_normal((4, 5, 8, 8)) for c in ("red", "blue") for m in motions}
+    groups = [("red", "u"), ("blue", "l")]
+    centre = {c: np.mean([means[(c, m)] for m in motions], axis=0) for c in ("red", "blue")}
+    alpha, nearest = direction_alpha(np.stack([means[g] for g in groups]), groups, means)
+    np.testing.assert_allclose(alpha, 1.0, rtol=1e-12)
+    assert nearest.all()
+    alpha, nearest = direction_alpha(np.stack([centre["red"], centre["blue"]]), groups, means)  # ignores direction
+    np.testing.assert_allclose(alpha, 0.0, atol=1e-12)
+    alpha, _ = direction_alpha(np.stack([means[("red", "d")], means[("blue", "r")]]), groups, means)
+    assert (alpha < 0).all()  # another direction's mean: it is not along this one

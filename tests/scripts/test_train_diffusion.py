@@ -246,3 +246,16 @@ def test_caption_dropout_for_guidance(tmp_path, train_data):
 def test_timestep_range_out_of_bounds_is_one_line(tmp_path, train_data):
     run = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "1", "--timestep_range", "600", "1200"))
     assert run.returncode == 2 and "--timestep_range 600 1200" in run.stderr.strip().splitlines()[-1], run.stderr
+
+
+def test_x0_weight_cap_reaches_the_loss_and_a_bad_cap_is_refused(tmp_path, train_data):
+    from opensora.diffusion import create_diffusion
+    from opensora.diffusion.training_loss import mse_weights
+
+    abar = create_diffusion("").alphas_cumprod
+    plain = make_run(train_data, tmp_path / "p")
+    np.testing.assert_array_equal(plain.task.loss.mse_weight.asnumpy(), np.ones(1000, np.float32))  # the original
+    weighted = make_run(train_data, tmp_path / "w", x0_weight_cap=200.0)
+    np.testing.assert_array_equal(weighted.task.loss.mse_weight.asnumpy(), mse_weights(abar, 200.0))
+    with pytest.raises(UserError, match="--x0_weight_cap 0.5"):
+        make_run(train_data, tmp_path / "b", x0_weight_cap=0.5)
