@@ -19,7 +19,11 @@ import sys
 import numpy as np
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from opensora.utils.errors import UserError, run_main
+
+# the keys of configs/demo/t2v_demo.yaml (infer_diffusion.py flags) that the probe reads
+RUN_SETTINGS = ("model_config", "checkpoint", "vae_config", "vae_checkpoint", "t5_model_dir", "t5_max_length",
+                "sd_scale_factor")
 
 
 def build_parser():
@@ -50,8 +54,20 @@ def direction_alpha(x0_pred, groups, means):
     return np.array(alphas), np.array(nearest)
 
 
+def read_run_settings(path):
+    if not os.path.isfile(path):
+        raise UserError(f"--config {path}: file not found")
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    missing = [k for k in RUN_SETTINGS if k not in cfg]
+    if missing:
+        raise UserError(f"--config {path}: needs {', '.join(missing)} (as configs/demo/t2v_demo.yaml has)")
+    return cfg
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    cfg = read_run_settings(args.config)
     import mindspore as ms
 
     from opensora.dataset.toy_shapes import make_clips, split_combinations
@@ -61,8 +77,6 @@ def main(argv=None):
     from opensora.models.diffusion.latte.model import LatteT2V
     from opensora.models.text_encoder import T5Embedder
 
-    with open(args.config) as f:
-        cfg = yaml.safe_load(f)
     held_in, _ = split_combinations()
     clips = list(make_clips(held_in, args.clips_per_combination, args.seed))
     vae = CausalVAEModel.from_pretrained(cfg["vae_config"], checkpoint=cfg["vae_checkpoint"])
@@ -78,18 +92,19 @@ def main(argv=None):
 
     groups = [(colour, motion) for _, _, (colour, _, motion), _ in clips]
     means = {g: x0[[i for i, h in enumerate(groups) if h == g]].mean(axis=0) for g in set(groups)}
-    abar = create_diffusion("").alphas_cumprod
+    diffusion = create_diffusion("")  # its float64 tables, as q_sample and _predict_xstart_from_eps use them
     rng = np.random.default_rng(args.seed)
     rows = []
     for t in args.timesteps:
         preds = []
         for _ in range(args.noise_draws):
             noise = rng.standard_normal(x0.shape).astype(np.float32)
-            x_t = (np.sqrt(abar[t]) * x0 + np.sqrt(1 - abar[t]) * noise).astype(np.float32)
+            x_t = (diffusion.sqrt_alphas_cumprod[t] * x0 +
+                   diffusion.sqrt_one_minus_alphas_cumprod[t] * noise).astype(np.float32)
             out = latte(ms.Tensor(x_t), ms.Tensor(np.full(len(clips), t, np.int32)), ms.Tensor(text),
                         ms.Tensor(mask.astype(np.float32)))
             eps = (out[0] if isinstance(out, (tuple, list)) else out).asnumpy()[:, :x0.shape[1]]
-            preds.append((x_t - np.sqrt(1 - abar[t]) * eps) / np.sqrt(abar[t]))
+            preds.append(diffusion.sqrt_recip_alphas_cumprod[t] * x_t - diffusion.sqrt_recipm1_alphas_cumprod[t] * eps)
         alpha, nearest = direction_alpha(np.mean(preds, axis=0), groups, means)
         rows.append({"t": t, "alpha_mean": round(float(alpha.mean()), 4), "alpha_std": round(float(alpha.std()), 4),
                      "own_direction_nearest": round(float(nearest.mean()), 4)})
@@ -98,8 +113,8 @@ def main(argv=None):
     if args.output_json:
         with open(args.output_json, "w") as f:
             json.dump({"checkpoint": args.checkpoint or cfg["checkpoint"], "rows": rows}, f, indent=1)
-    return rows
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

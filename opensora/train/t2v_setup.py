@@ -33,6 +33,7 @@ class T2VTraining:
     def __init__(self, args):
         from ..dataset.t2v_dataset import TextVideoDataset
         from ..diffusion import create_diffusion
+        from ..diffusion.training_loss import mse_weights
         from ..utils.logger import setup_logger
         from .checkpoint import load_training_state, resolve_resume
         from .diffusion_task import DiffusionTrainingTask
@@ -59,8 +60,10 @@ class T2VTraining:
         low, high = args.timestep_range
         if not 0 <= low < high <= diffusion.num_timesteps:
             raise UserError(f"--timestep_range {low} {high}: need 0 <= LOW < HIGH <= {diffusion.num_timesteps}")
-        if args.x0_weight_cap < 0 or 0 < args.x0_weight_cap < 1:
-            raise UserError(f"--x0_weight_cap {args.x0_weight_cap}: need 0 (off, the original) or a cap >= 1")
+        try:  # the loss cell's own rule, checked here to fail before any model is built
+            mse_weights(diffusion.alphas_cumprod, args.x0_weight_cap)
+        except ValueError as err:
+            raise UserError(f"--x0_weight_cap {args.x0_weight_cap}: {err}") from err
         self.task = DiffusionTrainingTask(self._compute_model(), self.vae, diffusion, args.sd_scale_factor,
                                           args.use_image_num, self.dtype, graph=args.jit, timestep_range=(low, high),
                                           x0_weight_cap=args.x0_weight_cap)
