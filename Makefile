@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-vae test lint venv clean
+.PHONY: demo demo-vae test lint check venv clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
@@ -14,16 +14,20 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 venv: $(BIN)/.installed
 
 # Text-to-video with the bundled demo model (trained by this repo on toy shape videos; docs/demo_model.md).
-# Other prompts: make demo CAPTIONS='"a blue square moves from top to bottom"'
+# Another prompt: make demo CAPTIONS="a blue square moves from top to bottom" (one prompt; several: a .txt file,
+# one per line, as CAPTIONS=prompts.txt).
 demo: venv
-	$(BIN)/python infer_diffusion.py --config configs/demo/t2v_demo.yaml $(if $(CAPTIONS),--captions $(CAPTIONS))
+	PYTHON=$(BIN)/python scripts/cpu/demo.sh $(if $(CAPTIONS),--captions "$(CAPTIONS)")
 
 # Reconstruct the bundled real clips with the bundled demo VAE.
 demo-vae: venv
-	$(BIN)/python infer_ae.py --config configs/ae/demo_reconstruction.yaml
+	$(BIN)/python infer_ae.py --config examples/toy_world/configs/demo_reconstruction.yaml
 
 test: venv
 	$(BIN)/python -m pytest -q tests
+
+# CI runs both (.ci/run).
+check: lint test
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
-"""Causal video VAE reconstruction: encode + decode every video (or image) of a folder or csv, save
-side-by-side source|reconstruction videos, report PSNR/SSIM per clip and on average.
+"""Autoencoder reconstruction (the v1.0 causal VAE, or the v1.3 WF-VAE): encode + decode every video (or image) of
+a folder or csv, save side-by-side source|reconstruction videos, report PSNR/SSIM per clip and on average.
+The family is read from the config (`_class_name` of a released config.json); `--ae` names it explicitly.
 
     python infer_ae.py --model_config configs/ae/causal_vae_488.yaml --ckpt_path models/ae/causal_vae_488.ckpt \
         --data_path datasets/mixkit --dataset_name video --dtype fp16 --size 512 --crop_size 512 \
@@ -7,15 +8,10 @@ side-by-side source|reconstruction videos, report PSNR/SSIM per clip and on aver
 """
 
 import argparse
-import json
-import os
 import sys
-import time
-
-import numpy as np
 
 from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
-from opensora.utils.errors import UserError, make_output_dir, run_main
+from opensora.utils.errors import make_output_dir, run_main
 
 
 def build_parser():
@@ -23,6 +19,9 @@ def build_parser():
     add_common_flags(p)
     p.add_argument("--model_config", default="configs/ae/causal_vae_488.yaml",
                    help="VAE architecture: YAML, released config.json, or a released folder (config + weights)")
+    p.add_argument("--ae_path", default="", help="the v1.3 scripts' name for --model_config (a released folder)")
+    p.add_argument("--ae", default="", help="autoencoder family, e.g. CausalVAEModel or WFVAEModel_D8_4x8x8 (v1.3 "
+                   "names); default: read from the config")
     p.add_argument("--ckpt_path", default="", help="weights (.ckpt, .safetensors, .pt); optional for a folder")
     p.add_argument("--data_path", default="", help="folder of videos/images, or one video file")
     p.add_argument("--csv_path", default="", help="csv whose first column is a path (relative to --data_path)")
@@ -52,7 +51,7 @@ def main(argv):
     args = parse_args(build_parser(), argv)
     from opensora.dataset.vae_dataset import VAEClips, list_media
     from opensora.utils.logger import setup_logger
-    from opensora.utils.ms_utils import init_context, peak_rss_gb, resolve_dtype
+    from opensora.utils.ms_utils import init_context, resolve_dtype
 
     dtype = resolve_dtype(args.dtype, args.device_target)
     paths = list_media(args.data_path, args.dataset_name, args.csv_path)
@@ -63,57 +62,20 @@ def main(argv):
     save_config(args, args.output_path)
 
     # 2. context
-    ms = init_context(args.mode, args.device_target, args.seed, args.debug)
+    init_context(args.mode, args.device_target, args.seed, args.debug)
 
     # 3. build
-    from opensora.models.ae import CausalVAEModel
-    from opensora.utils.amp import apply_precision
+    from opensora.pipelines.reconstruction import ReconstructionPipeline, ReconstructionSettings
 
-    if not args.ckpt_path and not os.path.isdir(args.model_config):
-        raise UserError("--ckpt_path is required unless --model_config is a released folder with weights")
-    vae = CausalVAEModel.from_pretrained(args.model_config, checkpoint=args.ckpt_path or None, logger=logger)
-    vae.set_train(False)
-    apply_precision(vae, dtype)
-    if args.time_chunk_frames:
-        try:
-            vae.enable_time_chunking(args.time_chunk_frames)
-        except ValueError as err:
-            raise UserError(f"--time_chunk_frames: {err}") from err
-    if args.enable_tiling:
-        vae.enable_tiling()
-        vae.tile_overlap_factor = args.tile_overlap_factor
+    settings = ReconstructionSettings(
+        model_config=args.ae_path or args.model_config, ckpt_path=args.ckpt_path, ae=args.ae, dtype=dtype,
+        output_path=args.output_path, batch_size=args.batch_size, enable_tiling=args.enable_tiling,
+        tile_overlap_factor=args.tile_overlap_factor, time_chunk_frames=args.time_chunk_frames,
+        sample_posterior=args.sample_posterior, save_vis=args.save_vis, save_format=args.save_format, fps=args.fps)
+    pipeline = ReconstructionPipeline(settings, logger)
 
-    # 4. run
-    from tqdm import tqdm
-
-    from opensora.dataset.video_io import side_by_side, tensor_to_frames, write_video
-    from opensora.utils.metrics import video_psnr_ssim
-
-    results, start = [], time.time()
-    batches = [paths[i:i + args.batch_size] for i in range(0, len(paths), args.batch_size)]
-    for batch_paths in tqdm(batches, desc="reconstruct", unit="batch"):
-        x = np.stack([clips.load(p) for p in batch_paths])  # (B, 3, T, H, W)
-        posterior = vae.encode(ms.Tensor(x, dtype))
-        z = posterior.sample() if args.sample_posterior else posterior.mode()
-        recon = vae.decode(z).astype(ms.float32).asnumpy()
-        for path, src, rec in zip(batch_paths, x, recon):
-            src_frames, rec_frames = tensor_to_frames(src), tensor_to_frames(rec)
-            psnr, ssim = video_psnr_ssim(src_frames, rec_frames)
-            name = os.path.splitext(os.path.basename(path))[0]
-            results.append({"file": path, "psnr": psnr, "ssim": ssim})
-            logger.info(f"{name}: PSNR {psnr:.2f} dB, SSIM {ssim:.4f}")
-            if args.save_vis:
-                out = os.path.join(args.output_path, f"{len(results) - 1:03d}-{name}.{args.save_format}")
-                write_video(out, side_by_side(src_frames, rec_frames), fps=args.fps)
-
-    # 5. summary
-    summary = {"num_clips": len(results), "mean_psnr": float(np.mean([r["psnr"] for r in results])),
-               "mean_ssim": float(np.mean([r["ssim"] for r in results])), "seconds": round(time.time() - start, 2),
-               "peak_rss_gb": round(peak_rss_gb(), 2), "clips": results}
-    with open(os.path.join(args.output_path, "metrics.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    logger.info(f"{len(results)} clips: mean PSNR {summary['mean_psnr']:.2f} dB, mean SSIM {summary['mean_ssim']:.4f}, "
-                f"{summary['seconds']} s, peak RSS {summary['peak_rss_gb']} GB -> {args.output_path}")
+    # 4. run and 5. summary (metrics.json beside the videos)
+    pipeline.run(paths, clips.load)
     return 0
 
 

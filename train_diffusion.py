@@ -78,7 +78,9 @@ def build_parser():
     add_bool_flag(p, "--use_ema", False, "keep an EMA of the weights (saved as ema.* in train_state)")
     p.add_argument("--ema_decay", type=float, default=0.9999)
     add_run_flags(p, "outputs/latte_train", "write a sample video every N steps (0: never)")
-    p.add_argument("--sample_steps", default="250", help="respaced sampling chain of those videos: '250', 'ddim20', ...")
+    p.add_argument(
+        "--sample_steps", default="250", help="respaced sampling chain of those videos: '250', 'ddim20', ..."
+    )
     return p
 
 
@@ -97,8 +99,17 @@ def main(argv):
     last, seconds = train_loop(run, args, desc="train")
 
     # 3. summary
-    write_summary(run, args, {"steps": run.step, "final_loss": last.get("loss"), "seconds": round(seconds, 1),
-                              "skipped_samples": run.dataset.bad_samples, "output": args.output_path})
+    write_summary(
+        run,
+        args,
+        {
+            "steps": run.step,
+            "final_loss": last.get("loss"),
+            "seconds": round(seconds, 1),
+            "skipped_samples": run.dataset.bad_samples,
+            "output": args.output_path,
+        },
+    )
     return 0
 
 

@@ -1,7 +1,8 @@
 """LatteT2V train-step time and peak RSS (random weights, fp32, synthetic latents and text), opt-in.
 
     python benchmarks/bench_train_latte.py --size tiny --steps 5
-    python benchmarks/bench_train_latte.py --size configs/demo/latte_demo.json --batch_size 16 --tokens 16 --jit False
+    python benchmarks/bench_train_latte.py --size examples/toy_world/configs/latte_demo.json \
+        --batch_size 16 --tokens 16 --jit False
     python benchmarks/bench_train_latte.py --size xl --recompute --steps 2     # LatteT2V-XL/122, 17x256x256
 
 The step is the one train_diffusion.py runs: IDDPM loss -> gradients -> AdamW (VAE encoding not included).
@@ -35,8 +36,10 @@ def main():
     from opensora.utils.ms_utils import init_context, peak_rss_gb
 
     init_context()  # as the scripts: CPU, PyNative, blocking launches unless OPENSORA_SYNC=0
-    path = {"tiny": "tests/fixtures/latte_tiny/config.json",
-            "xl": "configs/diffusion/model/latte_t2v_17x256x256.json"}.get(args.size, args.size)
+    path = {
+        "tiny": "tests/fixtures/latte_tiny/config.json",
+        "xl": "configs/diffusion/model/latte_t2v_17x256x256.json",
+    }.get(args.size, args.size)
     cfg = json.load(open(path))
     latte = LatteT2V(cfg)
     if args.recompute:
@@ -61,9 +64,21 @@ def main():
         trainer.step(1e-4, x, t, noise, text, mask)
         times.append(time.time() - start)
     print("command:", " ".join(["python"] + sys.argv))
-    print(json.dumps({"model": args.size, "recompute": args.recompute, "jit": args.jit, "latent": list(x.shape), "tokens": args.tokens,
-                      "median_step_s": round(statistics.median(times[1:]), 3), "first_step_s": round(times[0], 2),
-                      "peak_rss_gb": round(peak_rss_gb(), 2), "mindspore": ms.__version__}))
+    print(
+        json.dumps(
+            {
+                "model": args.size,
+                "recompute": args.recompute,
+                "jit": args.jit,
+                "latent": list(x.shape),
+                "tokens": args.tokens,
+                "median_step_s": round(statistics.median(times[1:]), 3),
+                "first_step_s": round(times[0], 2),
+                "peak_rss_gb": round(peak_rss_gb(), 2),
+                "mindspore": ms.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

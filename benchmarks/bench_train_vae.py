@@ -37,17 +37,24 @@ def main():
 
     init_context()  # as the scripts: CPU, PyNative, blocking launches unless OPENSORA_SYNC=0
     ms.set_seed(0)  # the same random init in every run, so graph and PyNative runs are comparable
-    config = {"tiny": "tests/fixtures/causalvae_tiny/config.json", "488": "configs/ae/causal_vae_488.yaml"}.get(args.model, args.model)
+    config = {"tiny": "tests/fixtures/causalvae_tiny/config.json", "488": "configs/ae/causal_vae_488.yaml"}.get(
+        args.model, args.model
+    )
     vae = CausalVAEModel.from_config_file(config)
     vae.set_train(True)
-    loss = LPIPSWithDiscriminator(disc_start=50001, kl_weight=1e-6, perceptual_weight=1.0 if args.lpips else 0.0,
-                                  use_discriminator=False)
+    loss = LPIPSWithDiscriminator(
+        disc_start=50001, kl_weight=1e-6, perceptual_weight=1.0 if args.lpips else 0.0, use_discriminator=False
+    )
     if args.lpips:
         loss.perceptual_loss.load_weights(args.lpips)
     task = VAETrainingTask(vae, loss, graph=args.jit == "True")
     params = vae.trainable_params()
-    trainer = Trainer(task.generator, params, AdamW(params, 1e-5, (0.5, 0.9), weight_decay=0.0),
-                      grad_fn=task.grad_fn(task.generator, params))
+    trainer = Trainer(
+        task.generator,
+        params,
+        AdamW(params, 1e-5, (0.5, 0.9), weight_decay=0.0),
+        grad_fn=task.grad_fn(task.generator, params),
+    )
     rng = np.random.default_rng(0)
     video = ms.Tensor(rng.uniform(-1, 1, (1, 3, args.frames, args.size, args.size)).astype(np.float32))
     noise = ms.Tensor(rng.standard_normal((1, *vae.latent_shape(video.shape[1:]))).astype(np.float32))
@@ -58,10 +65,20 @@ def main():
         info = trainer.step(1e-5, video, noise, zero)
         losses.append(round(info["loss"], 4))
         times.append(time.time() - start)
-    print(json.dumps({"model": args.model, "shape": [1, 3, args.frames, args.size, args.size], "jit": args.jit,
-                      "lpips": bool(args.lpips), "first_step_s": round(times[0], 2),
-                      "median_step_s": round(statistics.median(times[1:]), 3) if args.steps else None,
-                      "losses": losses, "peak_rss_gb": round(peak_rss_gb(), 2)}))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "shape": [1, 3, args.frames, args.size, args.size],
+                "jit": args.jit,
+                "lpips": bool(args.lpips),
+                "first_step_s": round(times[0], 2),
+                "median_step_s": round(statistics.median(times[1:]), 3) if args.steps else None,
+                "losses": losses,
+                "peak_rss_gb": round(peak_rss_gb(), 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

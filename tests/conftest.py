@@ -59,6 +59,14 @@ def run_script(args, cwd=REPO, timeout=900, env_extra=None):
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def run_launcher(launcher, args, devices, master_port, log_dir, timeout=900):
+    """Run a scripts/ launcher on the CPU backend with this venv's python; DEVICES > 1 goes through msrun."""
+    env = {**os.environ, "DEVICES": str(devices), "DEVICE_TARGET": "CPU", "PYTHON": sys.executable,
+           "MASTER_PORT": str(master_port), "LOG_DIR": str(log_dir)}
+    return subprocess.run(["bash", launcher, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
 @pytest.fixture(scope="session")
 def tiny_vae():
     from opensora.models.ae import CausalVAEModel
@@ -72,7 +80,7 @@ def tiny_t2v_models(tmp_path_factory):
     fixture's architecture and caption_channels 64 (seeded random weights), and the tiny causal VAE."""
     import json
 
-    from opensora.models.checkpoint import net_state, save_state
+    from opensora.io import net_state, save_state
     from opensora.models.diffusion.latte import LatteT2V
 
     folder = tmp_path_factory.mktemp("models") / "tiny_t2v"
@@ -121,7 +129,7 @@ def train_args(data, out, *extra):
 
 
 def weights(out, step):
-    from opensora.models.checkpoint import read_state_dict
+    from opensora.io import read_state_dict
 
     return read_state_dict(os.path.join(out, "ckpt", f"step_{step:08d}", "model.ckpt"))
 
@@ -141,8 +149,8 @@ def counter_weights():
 @pytest.fixture(scope="session")
 def lpips_ckpt(tmp_path_factory):
     """An LPIPS checkpoint with the fixture's (random, reproducible) VGG16 trunk and the real v0.1 heads."""
+    from opensora.io import read_state_dict, save_state
     from opensora.models.ae.losses.lpips import canonical_lpips_state
-    from opensora.models.checkpoint import read_state_dict, save_state
 
     state = {**counter_weights().vgg16_features_arrays(),
              **read_state_dict(fixture_path("losses", "weights", "lpips_vgg_lin.safetensors"))}

@@ -77,8 +77,11 @@ class GaussianDiffusion:
         self.sqrt_recipm1_alphas_cumprod = np.sqrt(1.0 / self.alphas_cumprod - 1)
         self.posterior_variance = betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         # log of the posterior variance, clipped because it is 0 at the start of the chain (D2)
-        self.posterior_log_variance_clipped = np.log(np.append(self.posterior_variance[1], self.posterior_variance[1:])) \
-            if len(self.posterior_variance) > 1 else np.array([])
+        self.posterior_log_variance_clipped = (
+            np.log(np.append(self.posterior_variance[1], self.posterior_variance[1:]))
+            if len(self.posterior_variance) > 1
+            else np.array([])
+        )
         self.posterior_mean_coef1 = betas * np.sqrt(self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * np.sqrt(alphas) / (1.0 - self.alphas_cumprod)
         self.log_betas = np.log(betas)
@@ -99,23 +102,30 @@ class GaussianDiffusion:
     def q_sample(self, x_start, t, noise=None):
         noise = ops.randn_like(x_start) if noise is None else noise
         nd = x_start.ndim
-        return self._extract("sqrt_alphas_cumprod", t, nd) * x_start + \
-            self._extract("sqrt_one_minus_alphas_cumprod", t, nd) * noise
+        return (
+            self._extract("sqrt_alphas_cumprod", t, nd) * x_start
+            + self._extract("sqrt_one_minus_alphas_cumprod", t, nd) * noise
+        )
 
     def q_posterior_mean_variance(self, x_start, x_t, t):
         nd = x_t.ndim
-        mean = self._extract("posterior_mean_coef1", t, nd) * x_start + self._extract("posterior_mean_coef2", t, nd) * x_t
+        mean = (
+            self._extract("posterior_mean_coef1", t, nd) * x_start + self._extract("posterior_mean_coef2", t, nd) * x_t
+        )
         return mean, self._extract("posterior_variance", t, nd), self._extract("posterior_log_variance_clipped", t, nd)
 
     def _predict_xstart_from_eps(self, x_t, t, eps):
         nd = x_t.ndim
-        return self._extract("sqrt_recip_alphas_cumprod", t, nd) * x_t - \
-            self._extract("sqrt_recipm1_alphas_cumprod", t, nd) * eps
+        return (
+            self._extract("sqrt_recip_alphas_cumprod", t, nd) * x_t
+            - self._extract("sqrt_recipm1_alphas_cumprod", t, nd) * eps
+        )
 
     def _predict_eps_from_xstart(self, x_t, t, pred_xstart):
         nd = x_t.ndim
-        return (self._extract("sqrt_recip_alphas_cumprod", t, nd) * x_t - pred_xstart) / \
-            self._extract("sqrt_recipm1_alphas_cumprod", t, nd)
+        return (self._extract("sqrt_recip_alphas_cumprod", t, nd) * x_t - pred_xstart) / self._extract(
+            "sqrt_recipm1_alphas_cumprod", t, nd
+        )
 
     # ------------------------------------------------------------------ reverse process
     def p_mean_variance(self, model, x, t, clip_denoised=True, denoised_fn=None, model_kwargs=None):
@@ -158,11 +168,14 @@ class GaussianDiffusion:
         out = self.p_mean_variance(model, x, t, clip_denoised, denoised_fn, model_kwargs)
         noise = ops.randn_like(x) if noise is None else noise
         nonzero = (t != 0).astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))  # no noise at t == 0
-        return {"sample": out["mean"] + nonzero * ops.exp(0.5 * out["log_variance"]) * noise,
-                "pred_xstart": out["pred_xstart"]}
+        return {
+            "sample": out["mean"] + nonzero * ops.exp(0.5 * out["log_variance"]) * noise,
+            "pred_xstart": out["pred_xstart"],
+        }
 
-    def p_sample_loop(self, model, shape, noise=None, clip_denoised=True, denoised_fn=None, model_kwargs=None,
-                      progress=False):
+    def p_sample_loop(
+        self, model, shape, noise=None, clip_denoised=True, denoised_fn=None, model_kwargs=None, progress=False
+    ):
         """Ancestral sampling through every step of this (possibly respaced) chain."""
         x = ops.randn(shape) if noise is None else noise
         for i in _progress(range(self.num_timesteps)[::-1], progress, "p_sample"):
@@ -181,8 +194,9 @@ class GaussianDiffusion:
         nonzero = (t != 0).astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
         return {"sample": mean_pred + nonzero * sigma * noise, "pred_xstart": out["pred_xstart"]}
 
-    def ddim_sample_loop(self, model, shape, noise=None, clip_denoised=True, denoised_fn=None, model_kwargs=None,
-                         eta=0.0, progress=False):
+    def ddim_sample_loop(
+        self, model, shape, noise=None, clip_denoised=True, denoised_fn=None, model_kwargs=None, eta=0.0, progress=False
+    ):
         x = ops.randn(shape) if noise is None else noise
         for i in _progress(range(self.num_timesteps)[::-1], progress, "ddim_sample"):
             t = ms.Tensor([i] * shape[0], ms.int32)
@@ -220,8 +234,11 @@ class GaussianDiffusion:
             if self.loss_type == LossType.RESCALED_MSE:
                 terms["vb"] = terms["vb"] * (self.num_timesteps / 1000.0)
             model_output = eps
-        target = {ModelMeanType.PREVIOUS_X: lambda: self.q_posterior_mean_variance(x_start, x_t, t)[0],
-                  ModelMeanType.START_X: lambda: x_start, ModelMeanType.EPSILON: lambda: noise}[self.model_mean_type]()
+        target = {
+            ModelMeanType.PREVIOUS_X: lambda: self.q_posterior_mean_variance(x_start, x_t, t)[0],
+            ModelMeanType.START_X: lambda: x_start,
+            ModelMeanType.EPSILON: lambda: noise,
+        }[self.model_mean_type]()
         terms["mse"] = mean_flat(ops.square(target - model_output))
         terms["loss"] = terms["mse"] + terms["vb"] if "vb" in terms else terms["mse"]
         return terms

@@ -54,16 +54,23 @@ class InferenceSetup:
             self.cache = load_embed_cache(args.text_embed_cache) if args.text_embed_cache else None
             self.captions = list(self.cache["captions"]) if self.cache else read_captions(args.captions)
             self.checkpoint = args.checkpoint or os.path.join("models", args.model_version, "model.ckpt")
-            _require_file(self.checkpoint, "--checkpoint", "convert the release with tools/model_conversion/convert_latte.py")
+            _require_file(
+                self.checkpoint, "--checkpoint", "convert the release with tools/model_conversion/convert_latte.py"
+            )
             self.t5_dir = args.t5_model_dir or args.t5_cache_folder
             if self.cache is None and not os.path.isdir(self.t5_dir):
-                raise UserError(f"--t5_model_dir {self.t5_dir}: folder not found (a Hugging Face T5 folder, e.g. "
-                                "DeepFloyd/t5-v1_1-xxl)")
+                raise UserError(
+                    f"--t5_model_dir {self.t5_dir}: folder not found (a Hugging Face T5 folder, e.g. "
+                    "DeepFloyd/t5-v1_1-xxl)"
+                )
         if not args.save_latents:
             if not os.path.isdir(args.vae_config):
                 _require_file(args.vae_config, "--vae_config", "use configs/ae/causal_vae_488.yaml")
-                _require_file(args.vae_checkpoint, "--vae_checkpoint",
-                              "convert the release with tools/model_conversion/convert_vae.py")
+                _require_file(
+                    args.vae_checkpoint,
+                    "--vae_checkpoint",
+                    "convert the release with tools/model_conversion/convert_vae.py",
+                )
         self.run_dir = make_run_dir(args.output_path)
         self.logger = setup_logger(self.run_dir)
         save_config(args, self.run_dir)
@@ -71,13 +78,20 @@ class InferenceSetup:
     # ------------------------------------------------------------------ checks
     def _latte_config_path(self):
         args = self.args
-        candidates = [args.model_config] if args.model_config else [
-            os.path.join("models", args.model_version, "config.json"),
-            os.path.join("configs", "diffusion", "model", f"latte_t2v_{args.model_version}.json")]
+        candidates = (
+            [args.model_config]
+            if args.model_config
+            else [
+                os.path.join("models", args.model_version, "config.json"),
+                os.path.join("configs", "diffusion", "model", f"latte_t2v_{args.model_version}.json"),
+            ]
+        )
         for path in candidates:
             if os.path.isfile(path):
                 return path
-        raise UserError(f"--model_config: none of {', '.join(candidates)} exists (the LatteT2V config.json of the release)")
+        raise UserError(
+            f"--model_config: none of {', '.join(candidates)} exists (the LatteT2V config.json of the release)"
+        )
 
     def _check_frames_and_size(self):
         cfg, args = self.latte_config, self.args
@@ -86,13 +100,17 @@ class InferenceSetup:
         self.latent_frames = cfg["video_length"]
         frames = (self.latent_frames - 1) * VAE_TEMPORAL + 1
         if args.num_frames and args.num_frames != frames:
-            raise UserError(f"--num_frames {args.num_frames}: the checkpoint ({self.latte_config_path}) generates "
-                            f"{frames} frames (video_length {self.latent_frames}); use --num_frames {frames} or "
-                            "another checkpoint")
+            raise UserError(
+                f"--num_frames {args.num_frames}: the checkpoint ({self.latte_config_path}) generates "
+                f"{frames} frames (video_length {self.latent_frames}); use --num_frames {frames} or "
+                "another checkpoint"
+            )
         size = sample[0] * VAE_SPATIAL
         if args.image_size and args.image_size != size:
-            raise UserError(f"--image_size {args.image_size}: the checkpoint ({self.latte_config_path}) generates "
-                            f"{size}x{sample[1] * VAE_SPATIAL} frames (sample_size {sample}); use --image_size {size}")
+            raise UserError(
+                f"--image_size {args.image_size}: the checkpoint ({self.latte_config_path}) generates "
+                f"{size}x{sample[1] * VAE_SPATIAL} frames (sample_size {sample}); use --image_size {size}"
+            )
         self.num_frames, self.image_size = frames, size
 
     # ------------------------------------------------------------------ stages
@@ -107,8 +125,9 @@ class InferenceSetup:
 
         args = self.args
         if self.cache is None:
-            embedder = T5Embedder(self.t5_dir, args.t5_max_length, self.dtype, use_clean_caption=False,
-                                  logger=self.logger)
+            embedder = T5Embedder(
+                self.t5_dir, args.t5_max_length, self.dtype, use_clean_caption=False, logger=self.logger
+            )
         else:
             embedder = None
             self.logger.info(f"text embeddings from {args.text_embed_cache} (no T5 run)")
@@ -116,17 +135,21 @@ class InferenceSetup:
         cfg = args.guidance_scale > 1.0
         out = []
         for i in range(0, len(self.captions), args.batch_size):
-            batch = self.captions[i:i + args.batch_size]
+            batch = self.captions[i : i + args.batch_size]
             if self.cache is None:
-                pe, ne = pipe.encode_prompt(batch, args.negative_prompt, args.num_videos_per_prompt,
-                                            do_classifier_free_guidance=cfg)
+                pe, ne = pipe.encode_prompt(
+                    batch, args.negative_prompt, args.num_videos_per_prompt, do_classifier_free_guidance=cfg
+                )
             else:
                 c = self.cache
-                pe, ne = pipe.encode_prompt(None, num_images_per_prompt=args.num_videos_per_prompt,
-                                            prompt_embeds=c["text_emb"][i:i + len(batch)],
-                                            prompt_mask=c["mask"][i:i + len(batch)].astype(np.int32),
-                                            negative_prompt_embeds=c["negative_text_emb"],
-                                            do_classifier_free_guidance=cfg)
+                pe, ne = pipe.encode_prompt(
+                    None,
+                    num_images_per_prompt=args.num_videos_per_prompt,
+                    prompt_embeds=c["text_emb"][i : i + len(batch)],
+                    prompt_mask=c["mask"][i : i + len(batch)].astype(np.int32),
+                    negative_prompt_embeds=c["negative_text_emb"],
+                    do_classifier_free_guidance=cfg,
+                )
             out.append((batch, pe, ne))
         del embedder, pipe
         gc.collect()
@@ -143,7 +166,7 @@ class InferenceSetup:
         latte = LatteT2V(self.latte_config)
         latte.load_checkpoint(self.checkpoint, logger=self.logger)
         latte.set_train(False)
-        apply_precision(latte, self.dtype, keep_fp32=())
+        apply_precision(latte, self.dtype)
         if args.enable_flash_attention:
             latte.enable_flash_attention()
         if args.jit:  # one graph for the whole forward; shapes are fixed for a run, so it compiles once
@@ -172,7 +195,9 @@ class InferenceSetup:
         from ..utils.amp import apply_precision
 
         args = self.args
-        vae = CausalVAEModel.from_pretrained(args.vae_config, checkpoint=args.vae_checkpoint or None, logger=self.logger)
+        vae = CausalVAEModel.from_pretrained(
+            args.vae_config, checkpoint=args.vae_checkpoint or None, logger=self.logger
+        )
         vae.set_train(False)
         apply_precision(vae, self.dtype)
         tiling = str(args.enable_tiling).lower()
@@ -194,7 +219,9 @@ def load_embed_cache(path):
     data = np.load(path)
     missing = [k for k in ("captions", "text_emb", "mask", "negative_text_emb") if k not in data.files]
     if missing:
-        raise UserError(f"--text_embed_cache {path}: missing {', '.join(missing)}; re-create it with infer_t5.py --captions")
+        raise UserError(
+            f"--text_embed_cache {path}: missing {', '.join(missing)}; re-create it with infer_t5.py --captions"
+        )
     return {k: data[k] for k in data.files}
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 
-from ..models.checkpoint import read_state_dict, save_state
+from ..io import read_state_dict, save_state
 from ..utils.errors import UserError
 
 PREFIX = "step_"
@@ -26,9 +26,11 @@ def save_training_state(ckpt_dir, step, model_state, train_tensors, meta, keep=1
     except (OSError, RuntimeError) as err:  # e.g. disk full: drop the partial folder, keep every finished one
         shutil.rmtree(tmp, ignore_errors=True)
         previous = list_checkpoints(ckpt_dir)
-        raise UserError(f"{ckpt_dir}: cannot write the step {step} checkpoint ({err}); "
-                        f"{'the previous checkpoint ' + previous[-1] + ' is intact' if previous else 'no earlier checkpoint'}"
-                        "; free disk space and --resume True") from err
+        raise UserError(
+            f"{ckpt_dir}: cannot write the step {step} checkpoint ({err}); "
+            f"{'the previous checkpoint ' + previous[-1] + ' is intact' if previous else 'no earlier checkpoint'}"
+            "; free disk space and --resume True"
+        ) from err
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)  # the checkpoint exists whole or not at all
     for old in list_checkpoints(ckpt_dir)[:-keep] if keep else []:
@@ -40,8 +42,7 @@ def list_checkpoints(ckpt_dir):
     if not os.path.isdir(ckpt_dir):
         return []
     names = sorted(n for n in os.listdir(ckpt_dir) if n.startswith(PREFIX))
-    return [os.path.join(ckpt_dir, n) for n in names
-            if os.path.isfile(os.path.join(ckpt_dir, n, "train_state.json"))]
+    return [os.path.join(ckpt_dir, n) for n in names if os.path.isfile(os.path.join(ckpt_dir, n, "train_state.json"))]
 
 
 def resolve_resume(resume, ckpt_dir):
@@ -59,5 +60,8 @@ def resolve_resume(resume, ckpt_dir):
 def load_training_state(folder):
     with open(os.path.join(folder, "train_state.json")) as f:
         meta = json.load(f)
-    return read_state_dict(os.path.join(folder, "model.ckpt")), read_state_dict(
-        os.path.join(folder, "train_state.ckpt")), meta
+    return (
+        read_state_dict(os.path.join(folder, "model.ckpt")),
+        read_state_dict(os.path.join(folder, "train_state.ckpt")),
+        meta,
+    )

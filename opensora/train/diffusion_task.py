@@ -17,7 +17,9 @@ class DiffusionTrainingTask:
         # t ~ U[low, high); the original's [0, num_timesteps) unless a run narrows it (e.g. to the layout steps)
         self.timestep_range = tuple(timestep_range or (0, diffusion.num_timesteps))
         self.scale_factor, self.use_image_num, self.dtype = scale_factor, use_image_num, dtype
-        self.loss = IDDPMLoss(latte, diffusion, use_image_num, x0_weight_cap)  # (latents, t, noise, text, mask) -> mean loss
+        self.loss = IDDPMLoss(
+            latte, diffusion, use_image_num, x0_weight_cap
+        )  # (latents, t, noise, text, mask) -> mean loss
         self.graph = graph
 
     def grad_fn(self, params):

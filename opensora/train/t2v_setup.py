@@ -75,7 +75,7 @@ class T2VTraining:
         if args.resume:
             folder = resolve_resume(args.resume, self.ckpt_dir)
             model_state, train_state, meta = load_training_state(folder)
-            from ..models.checkpoint import load_state_into
+            from ..io import load_state_into
 
             load_state_into(self.latte, model_state, source=folder)
             from .trainer import restore_trainer
@@ -153,7 +153,8 @@ class T2VTraining:
         from ..utils.amp import apply_precision
 
         args = self.args
-        vae = CausalVAEModel.from_pretrained(args.vae_config, checkpoint=args.vae_checkpoint or None, logger=self.logger)
+        checkpoint = args.vae_checkpoint or None
+        vae = CausalVAEModel.from_pretrained(args.vae_config, checkpoint=checkpoint, logger=self.logger)
         vae.set_train(False)
         for p in vae.get_parameters():
             p.requires_grad = False
@@ -164,8 +165,15 @@ class T2VTraining:
         from .trainer import trainer_from_args
 
         params = self.latte.trainable_params()
-        return trainer_from_args(self.args, params, self.task.loss, self.args.start_learning_rate, self.world_size,
-                                 self.dtype == ms.float16, grad_fn=self.task.grad_fn(params))
+        return trainer_from_args(
+            self.args,
+            params,
+            self.task.loss,
+            self.args.start_learning_rate,
+            self.world_size,
+            self.dtype == ms.float16,
+            grad_fn=self.task.grad_fn(params),
+        )
 
     def train_step(self):
         """One micro-batch through the trainer; `self.step` counts optimizer updates."""
@@ -175,11 +183,18 @@ class T2VTraining:
         batch = self.next_batch()
         latents = self.task.encode(batch, self.rngs)
         t, noise = self.task.draw(latents, self.rngs)
-        lr = learning_rate(self.step, args.scheduler, args.start_learning_rate, args.end_learning_rate,
-                           args.warmup_steps, self.total_steps)
+        lr = learning_rate(
+            self.step,
+            args.scheduler,
+            args.start_learning_rate,
+            args.end_learning_rate,
+            args.warmup_steps,
+            self.total_steps,
+        )
         # fp32 inputs: the diffusion terms are computed in fp32; the amp-wrapped transformer casts its own inputs
-        info = self.trainer.step(lr, ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]),
-                                 ms.Tensor(batch["mask"]))
+        info = self.trainer.step(
+            lr, ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]), ms.Tensor(batch["mask"])
+        )
         if info["updated"]:
             self.step += 1
         return info
@@ -199,14 +214,15 @@ class T2VTraining:
         """Rank 0 writes (all ranks hold the same weights); other ranks return None."""
         if self.rank != 0:
             return None
-        from ..models.checkpoint import net_state
+        from ..io import net_state
         from .checkpoint import save_training_state
         from .trainer import trainer_state
 
         tensors, meta = trainer_state(self.trainer)
         meta.update(epoch=self.epoch, position=self.position)
-        return save_training_state(self.ckpt_dir, self.step, net_state(self.latte), tensors, meta,
-                                   keep=self.args.ckpt_max_keep)
+        return save_training_state(
+            self.ckpt_dir, self.step, net_state(self.latte), tensors, meta, keep=self.args.ckpt_max_keep
+        )
 
 
 def write_sample_video(run, step):
@@ -229,8 +245,12 @@ def write_sample_video(run, step):
     run.latte.set_train(False)
     try:
         latents = create_diffusion(str(args.sample_steps)).p_sample_loop(
-            run.task.latte, shape, noise=noise, clip_denoised=False,
-            model_kwargs={"encoder_hidden_states": text, "encoder_attention_mask": mask})
+            run.task.latte,
+            shape,
+            noise=noise,
+            clip_denoised=False,
+            model_kwargs={"encoder_hidden_states": text, "encoder_attention_mask": mask},
+        )
     finally:
         run.latte.set_train(True)
     video = VideoGenPipeline(None, run.vae, None, None, args.sd_scale_factor).decode_latents(latents.asnumpy())[0]

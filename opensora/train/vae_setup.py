@@ -167,7 +167,7 @@ class VAETraining:
         """Rank 0 writes (all ranks hold the same weights); others return None."""
         if self.rank != 0:
             return None
-        from ..models.checkpoint import net_state
+        from ..io import net_state
         from .checkpoint import save_training_state
         from .trainer import trainer_state
 
@@ -180,7 +180,7 @@ class VAETraining:
                                    keep=self.args.ckpt_max_keep)
 
     def _resume(self):
-        from ..models.checkpoint import load_state_into
+        from ..io import load_state_into
         from .checkpoint import load_training_state, resolve_resume
         from .trainer import restore_trainer
 

@@ -78,7 +78,9 @@ def resolve_dtype(name, device_target="CPU", flag="--dtype"):
     if name not in DTYPE_NAMES:
         raise UserError(f"{flag} {name}: expected one of {', '.join(DTYPE_NAMES)}")
     if name == "bf16" and device_target == "CPU":
-        raise UserError(f"{flag} bf16: the CPU backend has no bf16 kernels (conv, matmul, norms); use {flag} fp32 or fp16")
+        raise UserError(
+            f"{flag} bf16: the CPU backend has no bf16 kernels (conv, matmul, norms); use {flag} fp32 or fp16"
+        )
     return {"fp32": ms.float32, "fp16": ms.float16, "bf16": ms.bfloat16}[name]
 
 

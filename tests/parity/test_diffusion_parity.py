@@ -70,7 +70,9 @@ def test_scheduler_steps(name, cls, kwargs):
     for i in range(call["steps_run"]):
         eps = ms.Tensor(load_fixture(*folder, f"step{i:02d}_model_output.npy"))
         latents = sched.step(eps, sched.timesteps[i], latents, **kwargs)[0]
-        assert_close(latents.asnumpy(), load_fixture(*folder, f"step{i:02d}_latents.npy"), 1e-5, 1e-6, f"{name} step {i}")
+        assert_close(
+            latents.asnumpy(), load_fixture(*folder, f"step{i:02d}_latents.npy"), 1e-5, 1e-6, f"{name} step {i}"
+        )
 
 
 def test_every_sampler_has_the_originals_default_config():
@@ -130,11 +132,12 @@ def test_x0_weighted_training_loss_weights_each_mse_by_its_capped_inverse_snr():
     folder = ("diffusion", "training_losses")
     x_start, noise = ms.Tensor(load_fixture(*folder, "x_start.npy")), ms.Tensor(load_fixture(*folder, "noise.npy"))
     t_np = load_fixture(*folder, "t.npy").astype(np.int32)
-    t_np = np.array([0, 120, 600, 999][:len(t_np)] + list(t_np[4:]), np.int32)  # both sides of SNR = 1, and the cap
+    t_np = np.array([0, 120, 600, 999][: len(t_np)] + list(t_np[4:]), np.int32)  # both sides of SNR = 1, and the cap
     output = _FixedOutput(ms.Tensor(load_fixture(*folder, "model_output.npy")))
     text, mask = ms.Tensor(np.zeros((len(t_np), 2, 4), np.float32)), ms.Tensor(np.ones((len(t_np), 2), np.int32))
-    terms = diffusion.training_losses(lambda x, ts, **kw: (output.output,), x_start, ms.Tensor(t_np),
-                                      model_kwargs={}, noise=noise)
+    terms = diffusion.training_losses(
+        lambda x, ts, **kw: (output.output,), x_start, ms.Tensor(t_np), model_kwargs={}, noise=noise
+    )
     expected = (weights[t_np] * terms["mse"].asnumpy() + terms["vb"].asnumpy()).mean()
     loss = IDDPMLoss(output, diffusion, x0_weight_cap=1000.0)(x_start, ms.Tensor(t_np), noise, text, mask)
     assert_close(loss.asnumpy(), expected, 1e-4, 0, "weighted loss")

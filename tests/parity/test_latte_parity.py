@@ -67,8 +67,12 @@ def test_intermediates(tiny_latte, case="case1_mask"):
 
 
 def test_buffers(tiny_latte):
-    np.testing.assert_array_equal(tiny_latte.pos_embed.pos_embed.asnumpy(), load_fixture("latte_tiny", "buffers", "pos_embed.npy"))
-    np.testing.assert_array_equal(tiny_latte.temp_pos_embed.asnumpy(), load_fixture("latte_tiny", "buffers", "temp_pos_embed.npy"))
+    np.testing.assert_array_equal(
+        tiny_latte.pos_embed.pos_embed.asnumpy(), load_fixture("latte_tiny", "buffers", "pos_embed.npy")
+    )
+    np.testing.assert_array_equal(
+        tiny_latte.temp_pos_embed.asnumpy(), load_fixture("latte_tiny", "buffers", "temp_pos_embed.npy")
+    )
 
 
 def full_config(**overrides):
@@ -84,8 +88,16 @@ def test_full_size_keys_and_shapes():
     assert ours == ref and len(ours) == 968
     buffer_params = int(np.prod(ref["caption_projection.y_embedding"]))  # a persistent buffer, not a parameter
     assert sum(int(np.prod(s)) for s in ours.values()) - buffer_params == spec["num_parameters"]
-    assert_close(model.pos_embed.pos_embed.asnumpy(), load_fixture("keys", "buffers", "pos_embed_grid16_d1152.npy"), 0, 1e-6, "pos")
-    assert_close(model.temp_pos_embed.asnumpy(), load_fixture("keys", "buffers", "temp_pos_embed_vl5_d1152.npy"), 0, 1e-6, "temp")
+    assert_close(
+        model.pos_embed.pos_embed.asnumpy(),
+        load_fixture("keys", "buffers", "pos_embed_grid16_d1152.npy"),
+        0,
+        1e-6,
+        "pos",
+    )
+    assert_close(
+        model.temp_pos_embed.asnumpy(), load_fixture("keys", "buffers", "temp_pos_embed_vl5_d1152.npy"), 0, 1e-6, "temp"
+    )
 
 
 @pytest.mark.parametrize("variant", ["65x256x256", "65x512x512"])
@@ -95,7 +107,28 @@ def test_65_frame_variants_buffers(variant):
     with no_init_parameters():
         model = LatteT2V(full_config(**overrides))
     assert tuple(model.temp_pos_embed.shape) == tuple(diff["non_persistent_buffers"]["temp_pos_embed"]["shape"])
-    assert tuple(model.pos_embed.pos_embed.shape) == tuple(diff["non_persistent_buffers"]["pos_embed.pos_embed"]["shape"])
+    assert tuple(model.pos_embed.pos_embed.shape) == tuple(
+        diff["non_persistent_buffers"]["pos_embed.pos_embed"]["shape"]
+    )
     # interpolation scale 3: positions 0, 1/3, 2/3, ...
-    assert_close(model.temp_pos_embed.asnumpy(), load_fixture("keys", "buffers", "temp_pos_embed_vl17_d1152.npy"), 0, 1e-6,
-                 "temp vl17")
+    assert_close(
+        model.temp_pos_embed.asnumpy(),
+        load_fixture("keys", "buffers", "temp_pos_embed_vl17_d1152.npy"),
+        0,
+        1e-6,
+        "temp vl17",
+    )
+
+
+@pytest.mark.parametrize("case", ["case1_mask", "case4_nonsquare"])
+def test_forward_with_the_plain_kernel_forms(case):
+    """The fused GELU and broadcasting multiplies that other backends get (opensora.backend) reproduce the
+    original too; only the fused GELU's CPU fp32 tanh (1e-4 off) widens the difference."""
+    import dataclasses
+
+    from opensora.backend import kernel_choices, use_kernels
+
+    plain = dataclasses.replace(kernel_choices("CPU"), gelu_as_sigmoid=False, tile_before_multiply=False)
+    model = use_kernels(LatteT2V.from_pretrained(fixture_path("latte_tiny")), plain)
+    assert not model.tile and not model.transformer_blocks[0].ff.net[0].gelu_as_sigmoid
+    assert_close(run_case(model, case), load_fixture("latte_tiny", case, "output.npy"), 1e-3, 1e-4, case)

@@ -23,7 +23,9 @@ class _StopAfter(Exception):
 
 @pytest.fixture(scope="module")
 def models():
-    return CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny")), LatteT2V.from_pretrained(fixture_path("latte_tiny"))
+    return CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny")), LatteT2V.from_pretrained(
+        fixture_path("latte_tiny")
+    )
 
 
 def run_steps(models, scheduler, steps):
@@ -37,10 +39,18 @@ def run_steps(models, scheduler, steps):
             raise _StopAfter
 
     with pytest.raises(_StopAfter):
-        pipe(prompt_embeds=load_fixture("pipeline", "prompt_embeds.npy"),
-             negative_prompt_embeds=load_fixture("pipeline", "negative_prompt_embeds.npy"), num_inference_steps=50,
-             guidance_scale=7.5, video_length=5, latent_hw=(8, 8), latents=load_fixture("pipeline", "latents0.npy"),
-             output_type="latents", callback=callback, progress=False)
+        pipe(
+            prompt_embeds=load_fixture("pipeline", "prompt_embeds.npy"),
+            negative_prompt_embeds=load_fixture("pipeline", "negative_prompt_embeds.npy"),
+            num_inference_steps=50,
+            guidance_scale=7.5,
+            video_length=5,
+            latent_hw=(8, 8),
+            latents=load_fixture("pipeline", "latents0.npy"),
+            output_type="latents",
+            callback=callback,
+            progress=False,
+        )
     return pipe, seen
 
 
@@ -51,12 +61,15 @@ def test_pipeline_steps(models, name, cls):
     for i, (t, latents, info) in enumerate(seen):
         prefix = f"step{i:02d}_"
         np.testing.assert_array_equal(np.full(2, t), load_fixture("pipeline", name, prefix + "timestep.npy"))
-        assert_close(info["model_input"], load_fixture("pipeline", name, prefix + "transformer_in.npy"), RTOL, ATOL, "in")
+        assert_close(
+            info["model_input"], load_fixture("pipeline", name, prefix + "transformer_in.npy"), RTOL, ATOL, "in"
+        )
         assert_close(info["guided_eps"], load_fixture("pipeline", name, prefix + "guided_eps.npy"), RTOL, ATOL, "eps")
         assert_close(latents, load_fixture("pipeline", name, prefix + "latents.npy"), RTOL, ATOL, f"{name} latents {i}")
     if name == "ddim":
-        assert_close(pipe.decode_float(seen[-1][1]), load_fixture("pipeline", "ddim", "decoded_float.npy"), RTOL, ATOL,
-                     "decoded")
+        assert_close(
+            pipe.decode_float(seen[-1][1]), load_fixture("pipeline", "ddim", "decoded_float.npy"), RTOL, ATOL, "decoded"
+        )
         video = pipe.decode_latents(seen[-1][1])
         ref = load_fixture("pipeline", "ddim", "decoded_uint8.npy")
         diff = np.abs(video.astype(int) - ref.astype(int))

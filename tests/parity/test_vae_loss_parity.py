@@ -14,12 +14,12 @@ CASES = ["eval_opt0_step2001", "eval_opt1_step2001", "train_opt0_step2000", "tra
 
 @pytest.fixture(scope="module")
 def setup():
+    from opensora.io import read_state_dict
     from opensora.models.ae.causal_vae.modules import CausalConv3d
     from opensora.models.ae.distributions import DiagonalGaussianDistribution
     from opensora.models.ae.losses import LPIPSWithDiscriminator
     from opensora.models.ae.losses.discriminator import from_torch_names
     from opensora.models.ae.losses.lpips import canonical_lpips_state
-    from opensora.models.checkpoint import read_state_dict
 
     cw = counter_weights()
     loss = LPIPSWithDiscriminator(**json.load(open(fixture_path("losses", "config.json")))["release_json_loss_params"])

@@ -6,14 +6,15 @@ breaks them fails here; the text-to-video test asserts issue #9's targets themse
 
 import json
 import os
+import subprocess
 
 import mindspore as ms
 import numpy as np
+from toy_world.toy_shapes import make_clips, split_combinations
 
-from opensora.dataset.toy_shapes import make_clips, split_combinations
 from opensora.dataset.video_io import count_frames, frames_to_tensor, read_video_clip, tensor_to_frames
 from opensora.utils.metrics import video_psnr_ssim
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, run_launcher, run_script
 
 DEMO = os.path.join(REPO, "assets", "demo_model")
 PSNR_FLOOR = 30.0  # issue #9's target; the bundled VAE measures 30.17 dB on these clips
@@ -22,7 +23,7 @@ PSNR_FLOOR = 30.0  # issue #9's target; the bundled VAE measures 30.17 dB on the
 def demo_vae():
     from opensora.models.ae import CausalVAEModel
 
-    vae = CausalVAEModel.from_pretrained(os.path.join(REPO, "configs", "demo", "causal_vae_demo.json"),
+    vae = CausalVAEModel.from_pretrained(os.path.join(REPO, "examples", "toy_world", "configs", "causal_vae_demo.json"),
                                          checkpoint=os.path.join(DEMO, "vae.ckpt"))
     vae.set_train(False)
     return vae
@@ -45,10 +46,14 @@ def test_demo_vae_psnr_on_held_out_clips():
 
 
 def test_make_demo_command_writes_a_video(tmp_path):
-    """`make demo`: infer_diffusion.py with the demo config; a --captions override replaces the YAML's list."""
+    """`make demo` = scripts/cpu/demo.sh = infer_diffusion.py with the demo config; CAPTIONS (one prompt, spaces
+    and all) replaces the YAML's list."""
+    dry = subprocess.run(["make", "-n", "demo", "CAPTIONS=a green square moves from top to bottom"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert 'scripts/cpu/demo.sh --captions "a green square moves from top to bottom"' in dry.stdout, dry.stdout
     out = tmp_path / "demo"
-    proc = run_script(["infer_diffusion.py", "--config", "configs/demo/t2v_demo.yaml", "--output_path", str(out),
-                       "--captions", "a green square moves from top to bottom"])
+    proc = run_launcher("scripts/cpu/demo.sh", ["--output_path", str(out), "--captions",
+                                                "a green square moves from top to bottom"], 1, 0, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     videos = [os.path.join(r, f) for r, _, fs in os.walk(out) for f in fs if f.endswith(".mp4")]
     assert len(videos) == 1 and "a green square" in videos[0]
@@ -57,12 +62,20 @@ def test_make_demo_command_writes_a_video(tmp_path):
 
 
 def test_generated_videos_meet_the_issues_colour_and_motion_targets(tmp_path):
-    """tools/eval_demo_model.py on all 56 prompts (fixed seeds): issue #9's acceptance, colour and direction both
-    right for >= 80% of held-in and >= 60% of held-out prompts. The bundled LatteT2V (stage 6) scores 98% / 94%
-    here (39 of 40, 15 of 16), so a float difference that flips a video or two across machines still passes,
+    """examples/toy_world/eval_demo_model.py on all 56 prompts (fixed seeds): issue #9's acceptance, colour and
+    direction both right for >= 80% of held-in and >= 60% of held-out prompts. The bundled LatteT2V (stage 6) scores
+    98% / 94% here (39 of 40, 15 of 16), so a float difference that flips a video or two across machines still passes,
     while a model or pipeline change that loses the direction (stage 5 scored 35% / 12.5%) fails."""
-    proc = run_script(["tools/eval_demo_model.py", "--config", "configs/demo/t2v_demo.yaml",
-                       "--output_path", str(tmp_path)], timeout=1500)
+    proc = run_script(
+        [
+            "examples/toy_world/eval_demo_model.py",
+            "--config",
+            "examples/toy_world/configs/t2v_demo.yaml",
+            "--output_path",
+            str(tmp_path),
+        ],
+        timeout=1500,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     [scores] = [os.path.join(r, "scores.json") for r, _, fs in os.walk(tmp_path) if "scores.json" in fs]
     with open(scores) as f:
@@ -75,13 +88,27 @@ def test_generated_videos_meet_the_issues_colour_and_motion_targets(tmp_path):
 
 
 def test_layout_probe_finds_the_captions_direction_at_high_noise(tmp_path):
-    """tools/probe_caption_layout.py on the bundled LatteT2V: the x0 it implies holds its caption's direction
-    (alpha ~ 1 at t = 300; 0.5 at t = 900 with the defaults, where stage 5, whose samples moved at chance, had
+    """examples/toy_world/probe_caption_layout.py on the bundled LatteT2V: the x0 it implies holds its caption's
+    direction (alpha ~ 1 at t = 300; 0.5 at t = 900 with the defaults, where stage 5, whose samples moved at chance, had
     ~0.1). The unit test of its measure is test_direction_alpha_of_the_conditional_mean_is_one."""
     out = tmp_path / "probe.json"
-    proc = run_script(["tools/probe_caption_layout.py", "--config", "configs/demo/t2v_demo.yaml", "--timesteps",
-                       "300", "900", "--clips_per_combination", "1", "--noise_draws", "2",
-                       "--output_json", str(out)], timeout=900)
+    proc = run_script(
+        [
+            "examples/toy_world/probe_caption_layout.py",
+            "--config",
+            "examples/toy_world/configs/t2v_demo.yaml",
+            "--timesteps",
+            "300",
+            "900",
+            "--clips_per_combination",
+            "1",
+            "--noise_draws",
+            "2",
+            "--output_json",
+            str(out),
+        ],
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = {row["t"]: row for row in json.load(open(out))["rows"]}
     assert rows[300]["alpha_mean"] > 0.8 and rows[300]["own_direction_nearest"] >= 0.95, rows
@@ -89,7 +116,7 @@ def test_layout_probe_finds_the_captions_direction_at_high_noise(tmp_path):
 
 
 def test_direction_alpha_of_the_conditional_mean_is_one():
-    from tools.probe_caption_layout import direction_alpha
+    from toy_world.probe_caption_layout import direction_alpha
 
     rng = np.random.default_rng(0)
     motions = ["l", "r", "u", "d"]

@@ -3,10 +3,22 @@
 import pytest
 from conftest import run_script
 
-ENTRY_SCRIPTS = ["infer_ae.py", "infer_t5.py", "infer_diffusion.py", "train_diffusion.py", "tools/model_conversion/convert_vae.py",
-                 "tools/model_conversion/convert_latte.py", "tools/cache_vae_latents.py", "tools/make_demo_clips.py",
-                 "train.py", "tools/model_conversion/convert_lpips.py", "tools/model_conversion/inflate_vae2d_to_vae3d.py",
-                 "tools/make_toy_dataset.py", "tools/make_demo_t5.py", "tools/eval_demo_model.py"]
+ENTRY_SCRIPTS = [
+    "infer_ae.py",
+    "infer_t5.py",
+    "infer_diffusion.py",
+    "train_diffusion.py",
+    "tools/model_conversion/convert_vae.py",
+    "tools/model_conversion/convert_latte.py",
+    "tools/cache_vae_latents.py",
+    "tools/make_demo_clips.py",
+    "train.py",
+    "tools/model_conversion/convert_lpips.py",
+    "tools/model_conversion/inflate_vae2d_to_vae3d.py",
+    "examples/toy_world/make_toy_dataset.py",
+    "examples/toy_world/make_demo_t5.py",
+    "examples/toy_world/eval_demo_model.py",
+]
 
 
 @pytest.mark.parametrize("script", ENTRY_SCRIPTS)

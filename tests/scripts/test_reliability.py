@@ -29,11 +29,33 @@ def test_image_where_video_expected_and_back(tmp_path):
 
     png = tmp_path / "still.png"
     cv2.imwrite(str(png), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    as_video = run_script(["infer_ae.py", "--model_config", TINY_VAE, "--data_path", str(png), "--dataset_name", "video",
-                           "--output_path", str(tmp_path / "o")])
+    as_video = run_script(
+        [
+            "infer_ae.py",
+            "--model_config",
+            TINY_VAE,
+            "--data_path",
+            str(png),
+            "--dataset_name",
+            "video",
+            "--output_path",
+            str(tmp_path / "o"),
+        ]
+    )
     assert "not a folder of videos" in one_line_error(as_video)
-    as_image = run_script(["infer_ae.py", "--model_config", TINY_VAE, "--data_path", os.path.join(CLIPS, "bikes.mp4"),
-                           "--dataset_name", "image", "--output_path", str(tmp_path / "o")])
+    as_image = run_script(
+        [
+            "infer_ae.py",
+            "--model_config",
+            TINY_VAE,
+            "--data_path",
+            os.path.join(CLIPS, "bikes.mp4"),
+            "--dataset_name",
+            "image",
+            "--output_path",
+            str(tmp_path / "o"),
+        ]
+    )
     assert "not a folder of images" in one_line_error(as_image)
 
 
@@ -43,13 +65,38 @@ def test_output_directory_not_writable(tmp_path, script, tiny_t2v_models):
     blocker.write_text("x")
     target = str(blocker / "out")  # a file where a folder is needed: cannot be created even as root
     args = {
-        "infer_ae": ["infer_ae.py", "--model_config", TINY_VAE, "--data_path", CLIPS, "--num_frames", "5",
-                     "--output_path", target],
+        "infer_ae": [
+            "infer_ae.py",
+            "--model_config",
+            TINY_VAE,
+            "--data_path",
+            CLIPS,
+            "--num_frames",
+            "5",
+            "--output_path",
+            target,
+        ],
         "infer_diffusion": t2v_args(tiny_t2v_models, target),
-        "infer_t5": ["infer_t5.py", "--captions", "a fox", "--t5_model_dir", fixture_path("t5_tiny", "hf"),
-                     "--output_path", target + "/x.npz"],
-        "train_diffusion": ["train_diffusion.py", "--data_file_path", str(tmp_path / "ann.csv"), "--video_folder",
-                            CLIPS, "--text_embed_folder", str(tmp_path), "--output_path", target],
+        "infer_t5": [
+            "infer_t5.py",
+            "--captions",
+            "a fox",
+            "--t5_model_dir",
+            fixture_path("t5_tiny", "hf"),
+            "--output_path",
+            target + "/x.npz",
+        ],
+        "train_diffusion": [
+            "train_diffusion.py",
+            "--data_file_path",
+            str(tmp_path / "ann.csv"),
+            "--video_folder",
+            CLIPS,
+            "--text_embed_folder",
+            str(tmp_path),
+            "--output_path",
+            target,
+        ],
     }[script]
     if script == "train_diffusion":
         (tmp_path / "ann.csv").write_text("video,caption\nbikes.mp4,bikes\n")
@@ -60,15 +107,27 @@ def test_output_directory_not_writable(tmp_path, script, tiny_t2v_models):
 
 def test_caption_longer_than_max_length_is_truncated_with_a_warning(tmp_path):
     out = tmp_path / "long.npz"
-    result = run_script(["infer_t5.py", "--captions", "a red fox runs " * 20, "--t5_max_length", "8",
-                         "--t5_model_dir", fixture_path("t5_tiny", "hf"), "--output_path", str(out)])
+    result = run_script(
+        [
+            "infer_t5.py",
+            "--captions",
+            "a red fox runs " * 20,
+            "--t5_max_length",
+            "8",
+            "--t5_model_dir",
+            fixture_path("t5_tiny", "hf"),
+            "--output_path",
+            str(out),
+        ]
+    )
     assert result.returncode == 0, result.stderr
     assert "only the first 8 are used" in result.stdout
     assert np.load(out)["text_emb"].shape == (1, 8, 64)
 
 
-@pytest.mark.parametrize("prompt", ["../../etc/passwd", "line one\nline two", "x" * 500, "a/b\\c:d*e?f\"g<h>i|j",
-                                    "\x00\x1b[31mred"])
+@pytest.mark.parametrize(
+    "prompt", ["../../etc/passwd", "line one\nline two", "x" * 500, 'a/b\\c:d*e?f"g<h>i|j', "\x00\x1b[31mred"]
+)
 def test_prompt_file_names_are_safe(prompt):
     name = safe_name(7, prompt)
     assert name.startswith("007-") and len(name) <= 84
@@ -120,15 +179,43 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path, train_data)
 def test_msrun_twice_on_the_same_port_is_a_clear_error(tmp_path, train_data):
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
-    base = [os.path.join(bin_dir, "msrun"), "--worker_num=2", "--local_worker_num=2", "--join=True", "--master_port=8277"]
-    first = subprocess.Popen(base + [f"--log_dir={tmp_path / 'l1'}", *train_args(train_data, tmp_path / "o1",
-                             "--train_steps", "50", "--use_parallel", "True", "--batch_size", "1")], cwd=REPO, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = [
+        os.path.join(bin_dir, "msrun"),
+        "--worker_num=2",
+        "--local_worker_num=2",
+        "--join=True",
+        "--master_port=8277",
+    ]
+    first = subprocess.Popen(
+        base
+        + [
+            f"--log_dir={tmp_path / 'l1'}",
+            *train_args(
+                train_data, tmp_path / "o1", "--train_steps", "50", "--use_parallel", "True", "--batch_size", "1"
+            ),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         time.sleep(10)  # let the first job's scheduler take the port
-        second = subprocess.run(base + [f"--log_dir={tmp_path / 'l2'}", *train_args(train_data, tmp_path / "o2",
-                                "--train_steps", "1", "--use_parallel", "True", "--batch_size", "1")], cwd=REPO, env=env,
-                                capture_output=True, text=True, timeout=300)
+        second = subprocess.run(
+            base
+            + [
+                f"--log_dir={tmp_path / 'l2'}",
+                *train_args(
+                    train_data, tmp_path / "o2", "--train_steps", "1", "--use_parallel", "True", "--batch_size", "1"
+                ),
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()

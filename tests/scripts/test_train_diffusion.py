@@ -6,9 +6,9 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import REPO, fixture_path, run_script, train_args, weights
+from conftest import fixture_path, run_launcher, run_script, train_args, weights
 
-from opensora.models.checkpoint import read_state_dict
+from opensora.io import read_state_dict
 from opensora.utils.errors import UserError
 
 
@@ -112,8 +112,13 @@ def test_dataset_errors(tmp_path, train_data, case):
     args = train_args(train_data, tmp_path / "o", "--train_steps", "1", *extra)
     args[args.index("--data_file_path") + 1] = str(ann)
     result = run_script(args)
-    expected = {"empty": "no rows", "missing_video": "1 of 1 videos missing", "missing_embedding":
-                "1 of 2 text embeddings missing", "short": "do not match the model", "column": "no column 'video'"}[case]
+    expected = {
+        "empty": "no rows",
+        "missing_video": "1 of 1 videos missing",
+        "missing_embedding": "1 of 2 text embeddings missing",
+        "short": "do not match the model",
+        "column": "no column 'video'",
+    }[case]
     assert result.returncode == 2 and expected in result.stderr, result.stderr
     if case == "missing_embedding":
         os.remove(train_data / "clips" / "other.mp4")
@@ -122,28 +127,28 @@ def test_dataset_errors(tmp_path, train_data, case):
 def test_short_video_is_skipped_with_a_counter(tmp_path, train_data):
     from opensora.dataset.t2v_dataset import TextVideoDataset
 
-    ds = TextVideoDataset(str(train_data / "ann.csv"), str(train_data), str(train_data), num_frames=17, frame_stride=3,
-                          image_size=32, max_bad_samples=1)
+    ds = TextVideoDataset(
+        str(train_data / "ann.csv"),
+        str(train_data),
+        str(train_data),
+        num_frames=17,
+        frame_stride=3,
+        image_size=32,
+        max_bad_samples=1,
+    )
     with pytest.raises(UserError, match="more than 1 unreadable samples"):
         ds.get(0, np.random.default_rng(0))
     assert ds.bad_samples == 2
 
 
 def test_two_rank_msrun_equals_one_rank(tmp_path, train_data):
-    """Global batch 2: one process with --batch_size 2 vs msrun 2 workers x --batch_size 1 (mccl on CPU)."""
-    import sys
-
+    """Global batch 2: one process with --batch_size 2 vs 2 workers x --batch_size 1 through the msrun launcher
+    (scripts/cpu/train_latte.sh, mccl on CPU)."""
     single = run_script(train_args(train_data, tmp_path / "one", "--train_steps", "2", "--ckpt_save_interval", "2"))
     assert single.returncode == 0, single.stderr
-    args = train_args(train_data, tmp_path / "two", "--train_steps", "2", "--ckpt_save_interval", "2", "--use_parallel", "True")
+    args = train_args(train_data, tmp_path / "two", "--train_steps", "2", "--ckpt_save_interval", "2")[1:]
     args[args.index("--batch_size") + 1] = "1"
-    env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}  # msrun starts the first python
-    msrun = os.path.join(os.path.dirname(sys.executable), "msrun")
-    import subprocess
-
-    result = subprocess.run([msrun, "--worker_num=2", "--local_worker_num=2", "--join=True", "--master_port=8231",
-                             f"--log_dir={tmp_path / 'logs'}", *args], cwd=REPO,
-                            capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    result = run_launcher("scripts/cpu/train_latte.sh", args, 2, 8231, tmp_path / "logs", timeout=600)
     logs = "".join(open(tmp_path / "logs" / f).read()[-3000:] for f in os.listdir(tmp_path / "logs"))
     assert result.returncode == 0, logs
     one, two = weights(tmp_path / "one", 2), weights(tmp_path / "two", 2)
@@ -156,9 +161,25 @@ def test_two_rank_msrun_equals_one_rank(tmp_path, train_data):
 
 def test_cached_latents_and_sample_videos(tmp_path, train_data):
     cache = tmp_path / "latents"
-    made = run_script(["tools/cache_vae_latents.py", "--data_file_path", str(train_data / "ann.csv"), "--video_folder",
-                       str(train_data), "--output_dir", str(cache), "--num_frames", "5", "--image_size", "32", "--vae_config",
-                       fixture_path("causalvae_tiny"), "--vae_checkpoint", ""])
+    made = run_script(
+        [
+            "tools/cache_vae_latents.py",
+            "--data_file_path",
+            str(train_data / "ann.csv"),
+            "--video_folder",
+            str(train_data),
+            "--output_dir",
+            str(cache),
+            "--num_frames",
+            "5",
+            "--image_size",
+            "32",
+            "--vae_config",
+            fixture_path("causalvae_tiny"),
+            "--vae_checkpoint",
+            "",
+        ]
+    )
     assert made.returncode == 0, made.stderr
     cached = np.load(cache / "clips" / "bikes.npz")
     assert cached["latent_mean"].shape == cached["latent_std"].shape == (4, 2, 4, 4)
@@ -166,17 +187,48 @@ def test_cached_latents_and_sample_videos(tmp_path, train_data):
     means = np.concatenate([np.load(p)["latent_mean"].ravel() for p in sorted((cache / "clips").glob("*.npz"))])
     assert f"--sd_scale_factor {1 / means.astype(np.float64).std():.4f}" in made.stdout
     # both clips in one compiled call: the same posteriors
-    batched = run_script(["tools/cache_vae_latents.py", "--data_file_path", str(train_data / "ann.csv"), "--video_folder",
-                          str(train_data), "--output_dir", str(tmp_path / "batched"), "--num_frames", "5", "--image_size",
-                          "32", "--vae_config", fixture_path("causalvae_tiny"), "--vae_checkpoint", "", "--batch_size", "2",
-                          "--jit", "True"])
+    batched = run_script(
+        [
+            "tools/cache_vae_latents.py",
+            "--data_file_path",
+            str(train_data / "ann.csv"),
+            "--video_folder",
+            str(train_data),
+            "--output_dir",
+            str(tmp_path / "batched"),
+            "--num_frames",
+            "5",
+            "--image_size",
+            "32",
+            "--vae_config",
+            fixture_path("causalvae_tiny"),
+            "--vae_checkpoint",
+            "",
+            "--batch_size",
+            "2",
+            "--jit",
+            "True",
+        ]
+    )
     assert batched.returncode == 0, batched.stderr
     for name in ("bikes.npz", "bigbuckbunny.npz"):
         one, two = np.load(cache / "clips" / name), np.load(tmp_path / "batched" / "clips" / name)
         for key in ("latent_mean", "latent_std"):
             np.testing.assert_allclose(two[key], one[key], rtol=1e-5, atol=1e-5, err_msg=f"{name} {key}")
-    result = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "2", "--vae_latent_folder", str(cache),
-                                   "--sample_interval", "2", "--sample_steps", "ddim5"))
+    result = run_script(
+        train_args(
+            train_data,
+            tmp_path / "o",
+            "--train_steps",
+            "2",
+            "--vae_latent_folder",
+            str(cache),
+            "--sample_interval",
+            "2",
+            "--sample_steps",
+            "ddim5",
+        )
+    )
     assert result.returncode == 0, result.stderr
     assert np.isfinite(json.load(open(tmp_path / "o" / "summary.json"))["final_loss"])
     from opensora.dataset.video_io import read_video_clip
@@ -185,8 +237,20 @@ def test_cached_latents_and_sample_videos(tmp_path, train_data):
 
 
 def test_fp16_mixed_precision_run(tmp_path, train_data):
-    result = run_script(train_args(train_data, tmp_path / "h", "--train_steps", "2", "--dtype", "fp16", "--init_loss_scale",
-                                   "1024", "--ckpt_save_interval", "2"))
+    result = run_script(
+        train_args(
+            train_data,
+            tmp_path / "h",
+            "--train_steps",
+            "2",
+            "--dtype",
+            "fp16",
+            "--init_loss_scale",
+            "1024",
+            "--ckpt_save_interval",
+            "2",
+        )
+    )
     assert result.returncode == 0, result.stderr
     assert np.isfinite(json.load(open(tmp_path / "h" / "summary.json"))["final_loss"])
     w = weights(tmp_path / "h", 2)
@@ -198,8 +262,9 @@ def test_compiled_step_with_recompute_and_pynative_agree(tmp_path, train_data):
     """--jit (default) with --use_recompute (as the 17x256 config), and --jit False, train the same weights."""
     runs = {"recompute": ("--use_recompute", "True"), "pynative": ("--jit", "False")}
     for name, flags in runs.items():
-        result = run_script(train_args(train_data, tmp_path / name, "--train_steps", "2", "--ckpt_save_interval", "2",
-                                       *flags))
+        result = run_script(
+            train_args(train_data, tmp_path / name, "--train_steps", "2", "--ckpt_save_interval", "2", *flags)
+        )
         assert result.returncode == 0, result.stderr
     a, b = weights(tmp_path / "recompute", 2), weights(tmp_path / "pynative", 2)
     # A key bias has an exactly zero true gradient (softmax ignores a shift shared by all keys); Adam turns its
@@ -215,8 +280,19 @@ def test_caption_dropout_for_guidance(tmp_path, train_data):
     from opensora.dataset.t2v_dataset import TextVideoDataset
 
     null_npz = tmp_path / "null.npz"
-    made = run_script(["infer_t5.py", "--captions", "anything", "--output_path", str(null_npz), "--t5_model_dir",
-                       fixture_path("t5_tiny", "hf"), "--t5_max_length", "16"])
+    made = run_script(
+        [
+            "infer_t5.py",
+            "--captions",
+            "anything",
+            "--output_path",
+            str(null_npz),
+            "--t5_model_dir",
+            fixture_path("t5_tiny", "hf"),
+            "--t5_max_length",
+            "16",
+        ]
+    )
     assert made.returncode == 0, made.stderr
     with np.load(null_npz) as z:
         null = z["negative_text_emb"][0], z["negative_mask"][0].astype(np.int32)
@@ -236,8 +312,9 @@ def test_caption_dropout_for_guidance(tmp_path, train_data):
     assert 10 <= sum(swapped) <= 30, sum(swapped)
     assert not np.array_equal(null[0], plain.get(0, np.random.default_rng(0))["text"])
 
-    run = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "2", "--cfg", "0.5",
-                                "--null_text_embed", str(null_npz)))
+    run = run_script(
+        train_args(train_data, tmp_path / "o", "--train_steps", "2", "--cfg", "0.5", "--null_text_embed", str(null_npz))
+    )
     assert run.returncode == 0, run.stderr
     missing = run_script(train_args(train_data, tmp_path / "m", "--train_steps", "1", "--cfg", "0.1"))
     assert missing.returncode == 2 and "--null_text_embed" in missing.stderr.strip().splitlines()[-1], missing.stderr

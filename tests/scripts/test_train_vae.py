@@ -2,18 +2,17 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import mindspore as ms
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, fixture_path, load_fixture, run_script, vae_train_args
+from tests.conftest import REPO, fixture_path, load_fixture, run_launcher, run_script, vae_train_args
 
 
 def ckpt_state(out, step, name="model.ckpt"):
-    from opensora.models.checkpoint import read_state_dict
+    from opensora.io import read_state_dict
 
     return read_state_dict(os.path.join(out, "ckpt", f"step_{step:08d}", name))
 
@@ -30,8 +29,8 @@ def update_difference(a, b):
     some gradients are exactly zero in exact arithmetic -- in this tiny VAE every GroupNorm has one channel per
     group, so each conv bias is cancelled by the next GroupNorm -- which leaves float noise whose sign two
     equivalent computations may disagree on, moving such elements up to ~lr per step apart."""
+    from opensora.io import net_state
     from opensora.models.ae import CausalVAEModel
-    from opensora.models.checkpoint import net_state
 
     init = net_state(CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny")))
     keys = [k for k in a if not k.endswith(".bias")]
@@ -52,8 +51,8 @@ def test_two_steps_with_lpips_and_discriminator(tmp_path, lpips_ckpt):
     assert rows[1]["disc_factor"] == 1 and rows[1]["d_weight"] > 0 and rows[1]["disc_loss"] > 0
     for key in ("total_loss", "nll_loss", "rec_loss", "kl_loss", "g_loss", "logits_real", "logits_fake"):
         assert np.isfinite([r[key] for r in rows]).all(), key
+    from opensora.io import net_state
     from opensora.models.ae import CausalVAEModel
-    from opensora.models.checkpoint import net_state
 
     start = net_state(CausalVAEModel.from_pretrained(fixture_path("causalvae_tiny")))
     trained = ckpt_state(out, 2)
@@ -103,8 +102,8 @@ def test_graph_mode_step_equals_pynative(tmp_path):
 def test_freeze_encoder_trains_the_decoder_only(tmp_path):
     """--freeze_encoder: encoder and quant_conv keep their initial weights (the latent space a diffusion model was
     trained on), every decoder-side tensor moves, and the optimizer holds moments for the decoder side only."""
+    from opensora.io import net_state
     from opensora.models.ae import CausalVAEModel
-    from opensora.models.checkpoint import net_state
 
     args = ("--train_steps", "2", "--perceptual_weight", "0", "--ckpt_save_interval", "2", "--jit", "True")
     proc = run_script(vae_train_args(tmp_path, *args, "--freeze_encoder", "True"))
@@ -126,7 +125,7 @@ def test_freeze_encoder_trains_the_decoder_only(tmp_path):
 
 
 def test_fp16_overflow_skips_the_update_then_trains(tmp_path):
-    from opensora.models.checkpoint import net_state
+    from opensora.io import net_state
     from opensora.train.vae_setup import VAETraining
     from opensora.utils.config import parse_args
 
@@ -157,12 +156,8 @@ def test_two_rank_msrun_equals_one_rank(tmp_path):
     one[one.index("--batch_size") + 1] = "2"
     single = run_script(one)
     assert single.returncode == 0, single.stderr[-3000:]
-    two = vae_train_args(tmp_path / "two", *common, "--use_parallel", "True")
-    env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}  # msrun starts the first python
-    msrun = os.path.join(os.path.dirname(sys.executable), "msrun")
-    result = subprocess.run([msrun, "--worker_num=2", "--local_worker_num=2", "--join=True", "--master_port=8243",
-                             f"--log_dir={tmp_path / 'logs'}", *two], cwd=REPO, capture_output=True, text=True,
-                            timeout=600, env={**os.environ, **env})
+    two = vae_train_args(tmp_path / "two", *common)  # the launcher adds --use_parallel True
+    result = run_launcher("scripts/launch.sh", two, 2, 8243, tmp_path / "logs", timeout=600)
     logs = "".join(open(tmp_path / "logs" / f).read()[-3000:] for f in os.listdir(tmp_path / "logs"))
     assert result.returncode == 0, logs
     assert update_difference(ckpt_state(tmp_path / "one", 2), ckpt_state(tmp_path / "two", 2)) < 5e-3  # 9e-4

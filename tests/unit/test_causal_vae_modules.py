@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import fixture_path, load_fixture
 
+from opensora.io import read_state_dict, save_state
 from opensora.models.ae import CausalVAEModel
 from opensora.models.ae.causal_vae.config import load_vae_config
 from opensora.models.ae.causal_vae.modules import TimeDownsample2x, TimeUpsample2x
-from opensora.models.checkpoint import read_state_dict, save_state
 from opensora.utils.amp import apply_precision
 from opensora.utils.errors import UserError
 
@@ -99,7 +99,9 @@ def test_original_port_ckpt_names_load(tmp_path):
     state = {f"network.{n}": p.asnumpy() for n, p in model.parameters_and_names()}
     other = CausalVAEModel(load_vae_config(fixture_path("causalvae_tiny", "config.json")))
     other.load_checkpoint(save_state(state, str(tmp_path / "port.ckpt")))
-    np.testing.assert_array_equal(other.encoder.conv_in.conv.weight.asnumpy(), model.encoder.conv_in.conv.weight.asnumpy())
+    np.testing.assert_array_equal(
+        other.encoder.conv_in.conv.weight.asnumpy(), model.encoder.conv_in.conv.weight.asnumpy()
+    )
 
 
 def test_time_chunking_lines_up_chunks_and_round_trips_frame_counts():
@@ -111,7 +113,7 @@ def test_time_chunking_lines_up_chunks_and_round_trips_frame_counts():
     # chunks [0..4], [4..8], [8..12]: each later chunk's first latent (its shared first frame) is dropped
     model.enable_time_chunking(0)
     expected = [model.encode(x[:, :, 0:5]).mode().asnumpy()]
-    expected += [model.encode(x[:, :, s:s + 5]).mode().asnumpy()[:, :, 1:] for s in (4, 8)]
+    expected += [model.encode(x[:, :, s : s + 5]).mode().asnumpy()[:, :, 1:] for s in (4, 8)]
     np.testing.assert_allclose(z.asnumpy(), np.concatenate(expected, axis=2), atol=1e-6)
     model.enable_time_chunking(5)
     assert model.decode(z).shape == (1, 3, 13, 16, 16)
@@ -119,39 +121,50 @@ def test_time_chunking_lines_up_chunks_and_round_trips_frame_counts():
         model.enable_time_chunking(8)
 
 
-@pytest.mark.parametrize("cin,cout,kernel,stride,padding", [
-    (4, 8, 3, 1, 1),  # resnet conv
-    (8, 8, 1, 1, 0),  # attention q/k/v, nin_shortcut, quant convs
-    (8, 6, (1, 3, 3), (1, 2, 2), 0),  # SpatialDownsample2x
-    (8, 8, (1, 3, 3), 1, 1),  # SpatialUpsample2x
-])
-def test_folded_conv2d_equals_conv3d(cin, cout, kernel, stride, padding, monkeypatch):
+@pytest.mark.parametrize(
+    "cin,cout,kernel,stride,padding",
+    [
+        (4, 8, 3, 1, 1),  # resnet conv
+        (8, 8, 1, 1, 0),  # attention q/k/v, nin_shortcut, quant convs
+        (8, 6, (1, 3, 3), (1, 2, 2), 0),  # SpatialDownsample2x
+        (8, 8, (1, 3, 3), 1, 1),  # SpatialUpsample2x
+    ],
+)
+def test_folded_conv2d_equals_conv3d(cin, cout, kernel, stride, padding):
     """The CPU fast path (frames in the batch, temporal taps in the channels) is the same convolution."""
     import opensora.models.ae.causal_vae.modules as modules
 
     conv = modules.CausalConv3d(cin, cout, kernel, stride=stride, padding=padding)
     x = ms.Tensor(np.random.default_rng(0).standard_normal((2, cin, 5, 9, 10)).astype(np.float32))
-    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv3d")
+    conv.set_kernels(conv_form("conv3d"))
     reference = conv(x).asnumpy()
-    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv2d")
+    conv.set_kernels(conv_form("folded"))
     np.testing.assert_allclose(conv(x).asnumpy(), reference, atol=2e-6)
 
 
 @pytest.mark.parametrize("chunk_elements", [1, 2 * 3 * 4 * 9 * 10 * 2])  # one frame per call; two per call
-def test_folded_conv_in_frame_chunks_is_the_same_convolution(chunk_elements, monkeypatch):
+def test_folded_conv_in_frame_chunks_is_the_same_convolution(chunk_elements):
     """Building the stacked input a few output frames at a time (the memory bound of a full-size clip) changes
     nothing: the chunks' outputs are the whole call's."""
     import opensora.models.ae.causal_vae.modules as modules
 
     conv = modules.CausalConv3d(4, 8, 3, padding=1)
     x = ms.Tensor(np.random.default_rng(0).standard_normal((2, 4, 5, 9, 10)).astype(np.float32))
-    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv2d")
+    conv.set_kernels(conv_form("folded"))
     whole = conv(x).asnumpy()
-    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv3d")
+    conv.set_kernels(conv_form("conv3d"))
     np.testing.assert_allclose(whole, conv(x).asnumpy(), atol=2e-6)
-    monkeypatch.setattr(modules, "CAUSAL_CONV_IMPL", "conv2d")
-    monkeypatch.setattr(modules, "FOLDED_CHUNK_ELEMENTS", chunk_elements)
+    conv.set_kernels(conv_form("folded", folded_chunk_elements=chunk_elements))
     np.testing.assert_allclose(conv(x).asnumpy(), whole, atol=1e-6)
+
+
+def conv_form(form, **changes):
+    """The CPU kernel choices with the causal convolution run as `form`."""
+    import dataclasses
+
+    from opensora.backend import kernel_choices
+
+    return dataclasses.replace(kernel_choices("CPU"), causal_conv=form, **changes)
 
 
 @pytest.mark.parametrize("cin,cout,kernel,padding", [(4, 8, 3, 1), (8, 6, (3, 1, 1), 0)])

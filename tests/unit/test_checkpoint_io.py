@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import fixture_path
 
-from opensora.models.checkpoint import read_safetensors, read_state_dict, save_state
+from opensora.io import read_safetensors, read_state_dict, save_state
 from opensora.utils.errors import UserError
 
 T5_HF = fixture_path("t5_tiny", "hf")

@@ -58,7 +58,7 @@ def test_inflated_model_reproduces_the_2d_vae_on_an_image(tmp_path, layout):
 def test_2d_route_convert_then_inflate(tmp_path):
     """The seed's route: convert_vae.py recognises a diffusers 2-D VAE and writes a MindSpore 2-D checkpoint;
     the inflation tool takes that .ckpt and gives the same 3-D weights as from the source directly."""
-    from opensora.models.checkpoint import read_state_dict
+    from opensora.io import read_state_dict
 
     vae2d = tmp_path / "vae_2d.ckpt"
     converted = run_script(["tools/model_conversion/convert_vae.py", "--src", SOURCES["diffusers"], "--target",

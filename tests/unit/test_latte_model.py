@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import fixture_path, load_fixture, run_script
 
-from opensora.models.checkpoint import read_state_dict, save_state
+from opensora.io import read_state_dict, save_state
 from opensora.models.diffusion.latte import LatteT2V
 from opensora.models.diffusion.latte.modules import flash_attention, math_attention
 from opensora.utils.errors import UserError
@@ -23,8 +23,15 @@ def case_inputs(case):
 
 def test_convert_latte_round_trip(tmp_path):
     target = str(tmp_path / "latte.ckpt")
-    result = run_script(["tools/model_conversion/convert_latte.py", "--src", f"{TINY}/diffusion_pytorch_model.safetensors",
-                         "--target", target])
+    result = run_script(
+        [
+            "tools/model_conversion/convert_latte.py",
+            "--src",
+            f"{TINY}/diffusion_pytorch_model.safetensors",
+            "--target",
+            target,
+        ]
+    )
     assert result.returncode == 0, result.stderr
     assert "converted 84 / dropped 0 / missing 0 / unexpected 0" in result.stdout
     a = LatteT2V.from_pretrained(TINY)
@@ -35,9 +42,17 @@ def test_convert_latte_round_trip(tmp_path):
 
 
 def test_convert_latte_refuses_wrong_config(tmp_path):
-    result = run_script(["tools/model_conversion/convert_latte.py", "--src", f"{TINY}/diffusion_pytorch_model.safetensors",
-                         "--target", str(tmp_path / "x.ckpt"), "--model_config",
-                         "configs/diffusion/model/latte_t2v_17x256x256.json"])
+    result = run_script(
+        [
+            "tools/model_conversion/convert_latte.py",
+            "--src",
+            f"{TINY}/diffusion_pytorch_model.safetensors",
+            "--target",
+            str(tmp_path / "x.ckpt"),
+            "--model_config",
+            "configs/diffusion/model/latte_t2v_17x256x256.json",
+        ]
+    )
     assert result.returncode == 2 and "does not match --model_config" in result.stderr
     assert not (tmp_path / "x.ckpt").exists()
 
@@ -64,8 +79,13 @@ def test_recompute_keeps_the_joint_training_output():
     model.enable_gradient_checkpointing()
     call, inputs = case_inputs("case6_train_joint_ckpt")
     model.set_train(True)
-    out = model(inputs["hidden_states"], inputs["timestep"], inputs["encoder_hidden_states"],
-                inputs["encoder_attention_mask"], **call["kwargs"]).asnumpy()
+    out = model(
+        inputs["hidden_states"],
+        inputs["timestep"],
+        inputs["encoder_hidden_states"],
+        inputs["encoder_attention_mask"],
+        **call["kwargs"],
+    ).asnumpy()
     ref = load_fixture("latte_tiny", "case6_train_joint_ckpt", "output.npy")
     assert np.abs(out - ref).max() <= 1e-5 + 1e-4 * np.abs(ref).max()
 
@@ -74,8 +94,13 @@ def test_image_num_in_eval_mode_is_refused():
     model = LatteT2V.from_pretrained(TINY)
     _, inputs = case_inputs("case5_train_joint_nockpt")
     with pytest.raises(ValueError, match="training-only"):
-        model(inputs["hidden_states"], inputs["timestep"], inputs["encoder_hidden_states"],
-              inputs["encoder_attention_mask"], use_image_num=2)
+        model(
+            inputs["hidden_states"],
+            inputs["timestep"],
+            inputs["encoder_hidden_states"],
+            inputs["encoder_attention_mask"],
+            use_image_num=2,
+        )
 
 
 def test_mask_bias_is_minus_10000_not_inf():

@@ -10,7 +10,7 @@ from conftest import fixture_path, load_fixture, run_script
 from safetensors.numpy import save_file
 
 from opensora.dataset.annotations import embedding_path, read_annotations
-from opensora.models.checkpoint import read_safetensors
+from opensora.io import read_safetensors
 from opensora.models.text_encoder import load_t5_encoder
 from opensora.models.text_encoder.embedder import clean_caption, preprocess_caption
 from opensora.utils.errors import UserError
@@ -31,7 +31,10 @@ def copy_folder(tmp_path, weights):
 def encode(model):
     import mindspore as ms
 
-    ids, mask = ms.Tensor(load_fixture("t5_tiny", "input_ids.npy")), ms.Tensor(load_fixture("t5_tiny", "attention_mask.npy"))
+    ids, mask = (
+        ms.Tensor(load_fixture("t5_tiny", "input_ids.npy")),
+        ms.Tensor(load_fixture("t5_tiny", "attention_mask.npy")),
+    )
     return model(ids, mask).asnumpy()
 
 
@@ -39,8 +42,10 @@ def test_sharded_safetensors_load_shard_by_shard(tmp_path):
     folder = copy_folder(tmp_path, ())
     state = read_safetensors(os.path.join(HF, "model.safetensors"))
     names = sorted(state)
-    shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
-              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[: len(names) // 2],
+        "model-00002-of-00002.safetensors": names[len(names) // 2 :],
+    }
     for shard, keys in shards.items():
         save_file({k: state[k] for k in keys}, str(folder / shard))
     index = {"weight_map": {k: shard for shard, keys in shards.items() for k in keys}}
@@ -92,22 +97,52 @@ def test_infer_t5_pku_json_and_captions_mode(tmp_path):
     ann = tmp_path / "data.json"
     ann.write_text(json.dumps([{"path": "v/x.mp4", "cap": ["A Red Fox Runs.", "other"]}]))
     out = tmp_path / "emb"
-    result = run_script(["infer_t5.py", "--data_file_path", str(ann), "--output_dir", str(out), "--t5_model_dir", HF,
-                         "--t5_max_length", "16", "--caption_column", "cap", "--video_column", "path",
-                         "--clean_caption", "False"])
+    result = run_script(
+        [
+            "infer_t5.py",
+            "--data_file_path",
+            str(ann),
+            "--output_dir",
+            str(out),
+            "--t5_model_dir",
+            HF,
+            "--t5_max_length",
+            "16",
+            "--caption_column",
+            "cap",
+            "--video_column",
+            "path",
+            "--clean_caption",
+            "False",
+        ]
+    )
     assert result.returncode == 0, result.stderr
     ref = load_fixture("t5_tiny", "last_hidden_state.npy")[0]  # caption 0 is "a red fox runs."
     np.testing.assert_allclose(np.load(out / "v" / "x.npz")["text_emb"], ref, rtol=1e-4, atol=1e-5)
     single = tmp_path / "one.npz"
-    result = run_script(["infer_t5.py", "--captions", "a red fox runs.", "--output_path", str(single),
-                         "--t5_model_dir", HF, "--t5_max_length", "16"])
+    result = run_script(
+        [
+            "infer_t5.py",
+            "--captions",
+            "a red fox runs.",
+            "--output_path",
+            str(single),
+            "--t5_model_dir",
+            HF,
+            "--t5_max_length",
+            "16",
+        ]
+    )
     assert result.returncode == 0 and np.load(single)["text_emb"].shape == (1, 16, 64)
 
 
-@pytest.mark.parametrize("content,expected", [
-    ("video,text\na.mp4,hello\n", "row 0 has no column 'caption'"),
-    ("video,caption\na.mp4,\n", "row 0 (a.mp4) has an empty caption"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("video,text\na.mp4,hello\n", "row 0 has no column 'caption'"),
+        ("video,caption\na.mp4,\n", "row 0 (a.mp4) has an empty caption"),
+    ],
+)
 def test_annotation_errors(tmp_path, content, expected):
     ann = tmp_path / "ann.csv"
     ann.write_text(content)

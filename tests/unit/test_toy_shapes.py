@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 from conftest import REPO, run_script
-
-from opensora.dataset.toy_shapes import (
+from toy_world.shape_motion import blob_masks, score_video
+from toy_world.toy_shapes import (
     COLOURS,
     HELD_OUT,
     MOTIONS,
@@ -16,8 +16,8 @@ from opensora.dataset.toy_shapes import (
     render_clip,
     split_combinations,
 )
+
 from opensora.dataset.video_io import read_video_clip, write_video
-from opensora.eval.shape_motion import blob_masks, score_video
 
 
 def test_split_holds_out_whole_combinations_but_no_single_word():
@@ -88,19 +88,40 @@ def test_bundled_tokenizer_gives_one_token_per_caption_word():
 
 
 def test_eval_tool_end_to_end_on_a_random_model(tiny_t2v_models, tmp_path):
-    """tools/eval_demo_model.py through infer_diffusion.py: one scored video per prompt, a contact sheet, and
-    the chance-level score a random-weight model deserves (the evaluator is not fooled by noise)."""
+    """examples/toy_world/eval_demo_model.py through infer_diffusion.py: one scored video per prompt, a contact sheet,
+    and the chance-level score a random-weight model deserves (the evaluator is not fooled by noise)."""
     import json
 
     from PIL import Image
 
     m = tiny_t2v_models
-    proc = run_script(["tools/eval_demo_model.py", "--config", "configs/diffusion/latte_17x256x256_122.yaml",
-                       "--output_path", str(tmp_path), "--held_in_videos", "0",
-                       "--held_out_videos", "1", "--model_config", f"{m['latte_dir']}/config.json",
-                       "--checkpoint", f"{m['latte_dir']}/model.ckpt", "--vae_config", m["vae"],
-                       "--vae_checkpoint", "", "--t5_model_dir", m["t5"], "--sample_method", "DDIM",
-                       "--sampling_steps", "3"])
+    proc = run_script(
+        [
+            "examples/toy_world/eval_demo_model.py",
+            "--config",
+            "configs/diffusion/latte_17x256x256_122.yaml",
+            "--output_path",
+            str(tmp_path),
+            "--held_in_videos",
+            "0",
+            "--held_out_videos",
+            "1",
+            "--model_config",
+            f"{m['latte_dir']}/config.json",
+            "--checkpoint",
+            f"{m['latte_dir']}/model.ckpt",
+            "--vae_config",
+            m["vae"],
+            "--vae_checkpoint",
+            "",
+            "--t5_model_dir",
+            m["t5"],
+            "--sample_method",
+            "DDIM",
+            "--sampling_steps",
+            "3",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
     report = json.loads((run_dir / "scores.json").read_text())
@@ -112,13 +133,17 @@ def test_eval_tool_end_to_end_on_a_random_model(tiny_t2v_models, tmp_path):
 
 
 def test_bundled_t5_is_what_the_tool_makes(tmp_path):
-    """assets/demo_model/t5 is reproducible: tools/make_demo_t5.py writes the same weights and vocabulary."""
+    """assets/demo_model/t5 is reproducible: examples/toy_world/make_demo_t5.py writes the same weights and
+    vocabulary."""
     from safetensors.numpy import load_file
 
-    proc = run_script(["tools/make_demo_t5.py", "--output_dir", str(tmp_path)])
+    proc = run_script(["examples/toy_world/make_demo_t5.py", "--output_dir", str(tmp_path)])
     assert proc.returncode == 0, proc.stderr[-2000:]
     bundled = os.path.join(REPO, "assets", "demo_model", "t5")
-    made, shipped = load_file(str(tmp_path / "model.safetensors")), load_file(os.path.join(bundled, "model.safetensors"))
+    made, shipped = (
+        load_file(str(tmp_path / "model.safetensors")),
+        load_file(os.path.join(bundled, "model.safetensors")),
+    )
     assert made.keys() == shipped.keys() and all(np.array_equal(made[k], shipped[k]) for k in made)
     for name in ("config.json", "tokenizer.json"):
         with open(tmp_path / name) as a, open(os.path.join(bundled, name)) as b:
@@ -134,10 +159,15 @@ def test_bundled_t5_tells_word_order_apart():
     from opensora.models.text_encoder.embedder import T5Embedder
 
     embedder = T5Embedder(os.path.join(REPO, "assets", "demo_model", "t5"), max_length=16)
-    (lr, rl, tb, bt, green), mask = embedder.encode([
-        "a red circle moves from left to right", "a red circle moves from right to left",
-        "a red circle moves from top to bottom", "a red circle moves from bottom to top",
-        "a green circle moves from left to right"])
+    (lr, rl, tb, bt, green), mask = embedder.encode(
+        [
+            "a red circle moves from left to right",
+            "a red circle moves from right to left",
+            "a red circle moves from top to bottom",
+            "a red circle moves from bottom to top",
+            "a green circle moves from left to right",
+        ]
+    )
     n = int(mask[0].sum())
 
     def set_distance(a, b):  # optimal one-to-one matching of the token vectors, relative to their size
@@ -147,4 +177,7 @@ def test_bundled_t5_tells_word_order_apart():
 
     colour = set_distance(lr, green)
     assert set_distance(lr, rl) > 0.8 * colour and set_distance(tb, bt) > 0.8 * colour, (
-        set_distance(lr, rl), set_distance(tb, bt), colour)
+        set_distance(lr, rl),
+        set_distance(tb, bt),
+        colour,
+    )

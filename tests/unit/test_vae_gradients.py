@@ -23,7 +23,9 @@ LAYERS = ["encoder.conv_in.conv.weight", "encoder.down.0.block.0.conv1.conv.weig
 
 def test_vae_gradients_equal_finite_differences():
     ms.set_seed(0)
-    vae = CausalVAEModel.from_config_file(os.path.join(REPO, "configs", "demo", "causal_vae_demo.json"))
+    vae = CausalVAEModel.from_config_file(
+        os.path.join(REPO, "examples", "toy_world", "configs", "causal_vae_demo.json")
+    )
     vae.set_train(True)
     rng = np.random.default_rng(0)
     x = ms.Tensor(rng.uniform(-1, 1, (1, 3, 5, 32, 32)).astype(np.float32))
@@ -48,5 +50,8 @@ def test_vae_gradients_equal_finite_differences():
             losses.append(float(loss_fn(x).asnumpy()))
         p.set_data(ms.Tensor(w))
         finite_difference = (losses[0] - losses[1]) / (2 * eps)
-        assert abs(g[idx] - finite_difference) <= 0.02 * abs(finite_difference) + 1e-6, \
-            (p.name, g[idx], finite_difference)
+        assert abs(g[idx] - finite_difference) <= 0.02 * abs(finite_difference) + 1e-6, (
+            p.name,
+            g[idx],
+            finite_difference,
+        )

@@ -134,8 +134,8 @@ def test_lpips_weight_names_from_torchvision_upstream_and_the_original_port():
 
 
 def test_lpips_missing_trunk_names_the_conversion_tool(tmp_path):
+    from opensora.io import read_state_dict, save_state
     from opensora.models.ae.losses import LPIPS
-    from opensora.models.checkpoint import read_state_dict, save_state
     from opensora.utils.errors import UserError
 
     heads_only = tmp_path / "lpips_vgg-426bf45c.ckpt"  # what the original port's download holds
@@ -148,7 +148,7 @@ def test_lpips_missing_trunk_names_the_conversion_tool(tmp_path):
 
 def test_legacy_torch_pth_reads_without_pickle_code():
     """lpips' vgg.pth is a pre-1.6 torch.save file; its tensors equal the safetensors copy."""
-    from opensora.models.checkpoint import read_state_dict
+    from opensora.io import read_state_dict
 
     legacy = read_state_dict(fixture_path("losses", "weights", "lpips_v0.1_vgg.pth"))
     ref = read_state_dict(fixture_path("losses", "weights", "lpips_vgg_lin.safetensors"))

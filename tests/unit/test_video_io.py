@@ -111,6 +111,8 @@ def test_metrics_identical_and_noisy():
     frames = read_video_clip(BIKES, 3, 1)
     psnr, ssim = video_psnr_ssim(frames, frames)
     assert psnr == float("inf") and ssim == pytest.approx(1.0)
-    noisy = np.clip(frames.astype(int) + np.random.default_rng(0).integers(-8, 9, frames.shape), 0, 255).astype(np.uint8)
+    noisy = np.clip(frames.astype(int) + np.random.default_rng(0).integers(-8, 9, frames.shape), 0, 255).astype(
+        np.uint8
+    )
     psnr, ssim = video_psnr_ssim(frames, noisy)
     assert 28 < psnr < 36 and 0.5 < ssim < 1.0

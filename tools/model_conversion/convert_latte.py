@@ -15,7 +15,7 @@ import sys
 
 from mindspore.nn.utils import no_init_parameters
 
-from opensora.models.checkpoint import convert_for_model
+from opensora.io import convert_for_model, format_report
 from opensora.models.diffusion.latte import LatteT2V
 from opensora.utils.errors import UserError, run_main
 
@@ -42,7 +42,9 @@ def main(argv):
     with open(config_path) as f, no_init_parameters():
         model = LatteT2V(json.load(f))
     shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
-    convert_for_model(args.src, args.target, shapes, config_name=f"--model_config {config_path}")
+    report = convert_for_model(args.src, args.target, shapes, config_name=f"--model_config {config_path}")
+    print(format_report(report))
+    print(f"saved {args.target}")
     return 0
 
 

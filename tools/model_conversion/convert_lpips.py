@@ -42,8 +42,8 @@ def main(argv):
                         "(or pass --heads /path/to/lpips/weights/v0.1/vgg.pth)")
     if not args.target.endswith(".ckpt"):
         raise UserError(f"--target {args.target}: the output must be a .ckpt file")
+    from opensora.io import read_state_dict, save_state
     from opensora.models.ae.losses.lpips import LPIPS, canonical_lpips_state
-    from opensora.models.checkpoint import read_state_dict, save_state
 
     trunk = {k: v for k, v in canonical_lpips_state(read_state_dict(args.vgg)).items() if k.startswith("net.")}
     lins = {k: v for k, v in canonical_lpips_state(read_state_dict(heads)).items() if k.startswith("lin")}

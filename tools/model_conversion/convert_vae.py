@@ -17,8 +17,8 @@ import sys
 
 from mindspore.nn.utils import no_init_parameters
 
+from opensora.io import convert_for_model, format_report
 from opensora.models.ae import CausalVAEModel
-from opensora.models.checkpoint import convert_for_model
 from opensora.utils.errors import run_main
 
 
@@ -34,8 +34,8 @@ def build_parser():
 
 def main(argv):
     args = build_parser().parse_args(argv)
+    from opensora.io import read_state_dict
     from opensora.models.ae.inflation import detect_2d_layout
-    from opensora.models.checkpoint import read_state_dict
 
     state = read_state_dict(args.src)
     if detect_2d_layout(state):
@@ -43,16 +43,18 @@ def main(argv):
     with no_init_parameters():  # names and shapes only: no memory for weights
         model = CausalVAEModel.from_config_file(args.model_config)
     shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
-    convert_for_model(args.src, args.target, shapes, drop_prefixes=("loss.",),
+    report = convert_for_model(args.src, args.target, shapes, drop_prefixes=("loss.",),
                       config_name=f"--model_config {args.model_config}")
+    print(format_report(report))
+    print(f"saved {args.target}")
     return 0
 
 
 def convert_2d(state, args):
     import re
 
+    from opensora.io import save_state
     from opensora.models.ae.inflation import to_ldm_2d
-    from opensora.models.checkpoint import save_state
     from opensora.utils.errors import UserError
 
     if not args.target.endswith(".ckpt"):

@@ -35,9 +35,9 @@ def main(argv):
         raise UserError(f"--target {args.target}: the output must be a .ckpt file")
     import mindspore as ms
 
+    from opensora.io import net_state, read_state_dict, save_state
     from opensora.models.ae import CausalVAEModel
     from opensora.models.ae.inflation import inflate, to_ldm_2d
-    from opensora.models.checkpoint import net_state, read_state_dict, save_state
 
     ms.set_seed(args.seed)
     ldm, layout = to_ldm_2d(read_state_dict(args.src), source=args.src)

@@ -100,7 +100,11 @@ class Scheduler:
         return self._step_index
 
     def _output(self, prev, reference, return_dict, pred_original=None):
-        out = (like(prev, reference),) if pred_original is None else (like(prev, reference), like(pred_original, reference))
+        out = (
+            (like(prev, reference),)
+            if pred_original is None
+            else (like(prev, reference), like(pred_original, reference))
+        )
         return SchedulerOutput(out) if return_dict else out
 
 

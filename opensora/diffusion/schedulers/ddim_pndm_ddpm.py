@@ -149,7 +149,8 @@ class DDPMScheduler(Scheduler):
                                            self.config["steps_offset"])
 
     def _prev_t(self, t):
-        return t - self.config["num_train_timesteps"] // (self.num_inference_steps or self.config["num_train_timesteps"])
+        train_steps = self.config["num_train_timesteps"]
+        return t - train_steps // (self.num_inference_steps or train_steps)
 
     def _variance(self, t):
         prev_t = self._prev_t(t)

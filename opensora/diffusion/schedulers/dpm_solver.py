@@ -95,8 +95,11 @@ class DPMSolverMultistepScheduler(_MultistepSolver):
     def _lower_final(self):
         # (diffusers' "lower order second" flag changes nothing at order 2, the maximum here)
         n = len(self.timesteps)
-        return self._step_index == n - 1 and (self.config["euler_at_final"] or self.config["final_sigmas_type"] == "zero"
-                                              or (self.config["lower_order_final"] and n < 15))
+        return self._step_index == n - 1 and (
+            self.config["euler_at_final"]
+            or self.config["final_sigmas_type"] == "zero"
+            or (self.config["lower_order_final"] and n < 15)
+        )
 
     def _second_order(self, x):
         i = self._step_index
@@ -111,8 +114,15 @@ class DPMSolverMultistepScheduler(_MultistepSolver):
 
 
 class DPMSolverSinglestepScheduler(_SolverBase):
-    defaults = dict(DPM_COMMON, algorithm_type="dpmsolver++", solver_type="midpoint", lower_order_final=False,
-                    final_sigmas_type="zero", lambda_min_clipped=-np.inf, variance_type=None)
+    defaults = dict(
+        DPM_COMMON,
+        algorithm_type="dpmsolver++",
+        solver_type="midpoint",
+        lower_order_final=False,
+        final_sigmas_type="zero",
+        lambda_min_clipped=-np.inf,
+        variance_type=None,
+    )
 
     def set_timesteps(self, num_inference_steps):
         self.num_inference_steps = num_inference_steps
@@ -156,8 +166,14 @@ class DPMSolverSinglestepScheduler(_SolverBase):
 
 
 class DEISMultistepScheduler(_MultistepSolver):
-    defaults = dict(DPM_COMMON, algorithm_type="deis", solver_type="logrho", lower_order_final=True,
-                    timestep_spacing="linspace", steps_offset=0)
+    defaults = dict(
+        DPM_COMMON,
+        algorithm_type="deis",
+        solver_type="logrho",
+        lower_order_final=True,
+        timestep_spacing="linspace",
+        steps_offset=0,
+    )
     final_sigma_zero = False  # DEIS ends at sigma(t=0), not 0
     deis = True
 

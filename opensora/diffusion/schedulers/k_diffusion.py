@@ -172,7 +172,9 @@ class KDPM2AncestralDiscreteScheduler(_SigmaScheduler):
         return self.sample is None
 
     def _input_sigma(self):
-        return self.sigmas[self._step_index] if self.state_in_first_order else self.sigmas_interpol[self._step_index - 1]
+        if self.state_in_first_order:
+            return self.sigmas[self._step_index]
+        return self.sigmas_interpol[self._step_index - 1]
 
     def step(self, model_output, timestep, sample, generator=None, return_dict=True):
         if self._step_index is None:

@@ -33,14 +33,30 @@ def clean_caption(caption):
 
     caption = ul.unquote_plus(str(caption)).strip().lower()
     caption = re.sub("<person>", "person", caption)
-    caption = re.sub(r"\b((?:https?:(?:\/{1,3}|[a-zA-Z0-9%])|[a-zA-Z0-9.\-]+[.](?:com|co|ru|net|org|edu|gov|it)[\w/-]*\b\/?(?!@)))", "", caption)
-    caption = re.sub(r"\b((?:www:(?:\/{1,3}|[a-zA-Z0-9%])|[a-zA-Z0-9.\-]+[.](?:com|co|ru|net|org|edu|gov|it)[\w/-]*\b\/?(?!@)))", "", caption)
+    caption = re.sub(
+        r"\b((?:https?:(?:\/{1,3}|[a-zA-Z0-9%])|[a-zA-Z0-9.\-]+[.](?:com|co|ru|net|org|edu|gov|it)[\w/-]*\b\/?(?!@)))",
+        "",
+        caption,
+    )
+    caption = re.sub(
+        r"\b((?:www:(?:\/{1,3}|[a-zA-Z0-9%])|[a-zA-Z0-9.\-]+[.](?:com|co|ru|net|org|edu|gov|it)[\w/-]*\b\/?(?!@)))",
+        "",
+        caption,
+    )
     caption = BeautifulSoup(caption, features="html.parser").text
     caption = re.sub(r"@[\w\d]+\b", "", caption)
-    caption = re.sub(r"[\u31c0-\u31ef]+|[\u31f0-\u31ff]+|[\u3200-\u32ff]+|[\u3300-\u33ff]+|[\u3400-\u4dbf]+"
-                     r"|[\u4dc0-\u4dff]+|[\u4e00-\u9fff]+", "", caption)
-    caption = re.sub(r"[\u002D\u058A\u05BE\u1400\u1806\u2010-\u2015\u2E17\u2E1A\u2E3A\u2E3B\u2E40\u301C\u3030"
-                     r"\u30A0\uFE31\uFE32\uFE58\uFE63\uFF0D]+", "-", caption)
+    caption = re.sub(
+        r"[\u31c0-\u31ef]+|[\u31f0-\u31ff]+|[\u3200-\u32ff]+|[\u3300-\u33ff]+|[\u3400-\u4dbf]+"
+        r"|[\u4dc0-\u4dff]+|[\u4e00-\u9fff]+",
+        "",
+        caption,
+    )
+    caption = re.sub(
+        r"[\u002D\u058A\u05BE\u1400\u1806\u2010-\u2015\u2E17\u2E1A\u2E3A\u2E3B\u2E40\u301C\u3030"
+        r"\u30A0\uFE31\uFE32\uFE58\uFE63\uFF0D]+",
+        "-",
+        caption,
+    )
     caption = re.sub(r"[`´«»“”¨]", '"', caption)
     caption = re.sub(r"[‘’]", "'", caption)
     caption = re.sub(r"&quot;?", "", caption)
@@ -94,8 +110,10 @@ def warn_truncated(tokenizer, texts, max_length, logger):
     for i, text in enumerate(texts):
         n = len(tokenizer(text, add_special_tokens=True)["input_ids"])
         if n > max_length:
-            logger.warning(f"caption {i} has {n} tokens; only the first {max_length} are used "
-                           f"(raise --t5_max_length to keep more): {text[:60]!r}...")
+            logger.warning(
+                f"caption {i} has {n} tokens; only the first {max_length} are used "
+                f"(raise --t5_max_length to keep more): {text[:60]!r}..."
+            )
 
 
 class T5Embedder:
@@ -111,18 +129,32 @@ class T5Embedder:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         except (OSError, ValueError) as err:
-            raise UserError(f"--t5_model_dir {model_dir}: cannot load a tokenizer ({str(err).splitlines()[0][:150]})") from err
+            raise UserError(
+                f"--t5_model_dir {model_dir}: cannot load a tokenizer ({str(err).splitlines()[0][:150]})"
+            ) from err
         self.model = load_t5_encoder(model_dir, dtype, self.logger)
         self.max_length = max_length
         self.use_clean_caption = use_clean_caption and clean_caption_available()
-        self.logger.info("caption preprocessing: " + ("clean_caption x2 (ftfy + bs4)" if self.use_clean_caption
-                                                      else "lower-case + strip (install ftfy and beautifulsoup4 for "
-                                                           "the original's clean_caption)"))
+        self.logger.info(
+            "caption preprocessing: "
+            + (
+                "clean_caption x2 (ftfy + bs4)"
+                if self.use_clean_caption
+                else "lower-case + strip (install ftfy and beautifulsoup4 for the original's clean_caption)"
+            )
+        )
 
     def tokenize(self, captions):
         texts = [preprocess_caption(c, self.use_clean_caption) for c in captions]
-        enc = self.tokenizer(texts, max_length=self.max_length, padding="max_length", truncation=True,
-                             add_special_tokens=True, return_attention_mask=True, return_tensors="np")
+        enc = self.tokenizer(
+            texts,
+            max_length=self.max_length,
+            padding="max_length",
+            truncation=True,
+            add_special_tokens=True,
+            return_attention_mask=True,
+            return_tensors="np",
+        )
         warn_truncated(self.tokenizer, texts, self.max_length, self.logger)
         return enc["input_ids"].astype(np.int32), enc["attention_mask"].astype(np.int32)
 

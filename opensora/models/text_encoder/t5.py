@@ -15,12 +15,18 @@ from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, initializer
 from mindspore.nn.utils import no_init_parameters
 
+from ...backend import use_kernels
+from ...io import map_names, read_state_dict
 from ...utils.errors import UserError
-from ..checkpoint import map_names, read_state_dict
-from ..fast_ops import gelu_tanh
+from ..fast_ops import ElementwiseForms, gelu_tanh
 
 # Weight files of a Hugging Face T5 folder, in order of preference (an index .json lists shards).
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 # Keys an HF checkpoint may carry that the encoder does not use: the tied embedding copy, a full T5's decoder.
 UNUSED_PREFIXES = ("encoder.embed_tokens.", "decoder.", "lm_head.")
 
@@ -111,15 +117,16 @@ class _SelfAttentionLayer(nn.Cell):
         return x + self.SelfAttention(self.layer_norm(x), position_bias)
 
 
-class _DenseGatedActDense(nn.Cell):
+class _DenseGatedActDense(ElementwiseForms, nn.Cell):
     def __init__(self, cfg):
         super().__init__()
         self.wi_0 = _Linear(cfg["d_model"], cfg["d_ff"])
         self.wi_1 = _Linear(cfg["d_model"], cfg["d_ff"])
         self.wo = _Linear(cfg["d_ff"], cfg["d_model"])
+        self.init_kernels()
 
     def construct(self, x):
-        return self.wo(gelu_tanh(self.wi_0(x)) * self.wi_1(x))
+        return self.wo(gelu_tanh(self.wi_0(x), self.gelu_as_sigmoid) * self.wi_1(x))
 
 
 class _FFLayer(nn.Cell):
@@ -156,18 +163,22 @@ class T5Stack(nn.Cell):
 
 class T5EncoderModel(nn.Cell):
     """Args:
-        config: a Hugging Face T5 config.json dict (T5 v1.1: feed_forward_proj 'gated-gelu').
+    config: a Hugging Face T5 config.json dict (T5 v1.1: feed_forward_proj 'gated-gelu').
+    kernels: opensora.backend.KernelChoices; default: the current backend's.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, kernels=None):
         super().__init__()
         if config.get("feed_forward_proj", "relu") not in ("gated-gelu",):
-            raise ValueError(f"T5 feed_forward_proj={config.get('feed_forward_proj')!r}: only the T5 v1.1 "
-                             "'gated-gelu' is supported")
+            raise ValueError(
+                f"T5 feed_forward_proj={config.get('feed_forward_proj')!r}: only the T5 v1.1 'gated-gelu' is supported"
+            )
         self.config = dict(config)
         self.shared = nn.Cell()
         self.shared.weight = _param((config["vocab_size"], config["d_model"]), "weight")
         self.encoder = T5Stack(config)
+        if kernels is not None:
+            use_kernels(self, kernels)
 
     def construct(self, input_ids, attention_mask=None):
         """input_ids (B, L) int; attention_mask (B, L) 1 token / 0 pad -> last_hidden_state (B, L, D)."""
@@ -214,8 +225,9 @@ def load_t5_encoder(folder, dtype=ms.float32, logger=None):
         unexpected += extra
         for name, value in mapped.items():
             if tuple(value.shape) != tuple(params[name].shape):
-                raise UserError(f"{shard}: {name} has shape {tuple(value.shape)}, the config needs "
-                                f"{tuple(params[name].shape)}")
+                raise UserError(
+                    f"{shard}: {name} has shape {tuple(value.shape)}, the config needs {tuple(params[name].shape)}"
+                )
             target = ms.float32 if name in norms else dtype
             params[name].set_dtype(target)
             params[name].set_data(Tensor(value, target))
@@ -223,10 +235,13 @@ def load_t5_encoder(folder, dtype=ms.float32, logger=None):
         del mapped
     missing = sorted(set(params) - loaded)
     if missing or unexpected:
-        raise UserError(f"{folder}: T5 weights do not match config.json (missing {missing[:4]}, "
-                        f"unexpected {unexpected[:4]})")
+        raise UserError(
+            f"{folder}: T5 weights do not match config.json (missing {missing[:4]}, unexpected {unexpected[:4]})"
+        )
     if logger is not None:
-        logger.info(f"T5 encoder: {len(loaded)} tensors from {folder} ({sum(p.size for p in params.values()) / 1e6:.1f} M "
-                    f"parameters, {'fp16' if dtype == ms.float16 else 'fp32'})")
+        logger.info(
+            f"T5 encoder: {len(loaded)} tensors from {folder} ({sum(p.size for p in params.values()) / 1e6:.1f} M "
+            f"parameters, {'fp16' if dtype == ms.float16 else 'fp32'})"
+        )
     model.set_train(False)
     return model

@@ -10,6 +10,25 @@ from ....utils.errors import UserError
 
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors", "model.ckpt")
 
+# Defaults of the original CausalVAEModel.__init__ (the released 488 model overrides the temporal lists).
+DEFAULT_CONFIG = dict(
+    hidden_size=128, z_channels=4, hidden_size_mult=(1, 2, 4, 4), attn_resolutions=(), dropout=0.0,
+    resolution=256, double_z=True, embed_dim=4, num_res_blocks=2, q_conv="CausalConv3d",
+    encoder_conv_in="CausalConv3d", encoder_conv_out="CausalConv3d", encoder_attention="AttnBlock3D",
+    encoder_resnet_blocks=("ResnetBlock3D",) * 4,
+    encoder_spatial_downsample=("SpatialDownsample2x", "SpatialDownsample2x", "SpatialDownsample2x", ""),
+    encoder_temporal_downsample=("", "TimeDownsample2x", "TimeDownsample2x", ""),
+    encoder_mid_resnet="ResnetBlock3D", decoder_conv_in="CausalConv3d", decoder_conv_out="CausalConv3d",
+    decoder_attention="AttnBlock3D", decoder_resnet_blocks=("ResnetBlock3D",) * 4,
+    decoder_spatial_upsample=("", "SpatialUpsample2x", "SpatialUpsample2x", "SpatialUpsample2x"),
+    decoder_temporal_upsample=("", "", "TimeUpsample2x", "TimeUpsample2x"), decoder_mid_resnet="ResnetBlock3D",
+    # Not in the released configs (their GroupNorms all have 32 groups). Narrow models need fewer groups: with one
+    # channel per group GroupNorm normalises each channel over the whole clip and the absolute colour is lost.
+    norm_num_groups=32,
+)
+# Training-only keys of the released config.json, accepted and ignored by the model.
+TRAINING_CONFIG_KEYS = ("lr", "loss_type", "loss_params", "_class_name", "_diffusers_version", "_name_or_path")
+
 # The original port's LDM-style ddconfig keys -> CausalVAEModel arguments.
 DDCONFIG_KEYS = {"ch": "hidden_size", "ch_mult": "hidden_size_mult", "z_channels": "z_channels",
                  "double_z": "double_z", "num_res_blocks": "num_res_blocks", "dropout": "dropout",
@@ -27,12 +46,20 @@ def load_vae_config(path):
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping")
     cfg = _from_ddconfig(raw, path) if _find_ddconfig(raw) is not None else raw
-    from .model import DEFAULT_CONFIG, TRAINING_CONFIG_KEYS
+    normalize_config(cfg, path)  # checks the keys
+    return cfg
 
-    model_keys = set(DEFAULT_CONFIG) | set(TRAINING_CONFIG_KEYS)
-    extra = [k for k in cfg if k not in model_keys]
-    if extra:
-        raise UserError(f"{path}: unknown VAE config key '{extra[0]}'")
+
+def normalize_config(config, source="the VAE config"):
+    """Released config.json dict (or this repo's YAML dict) -> full constructor config; an unknown key is a
+    UserError naming `source`."""
+    cfg = dict(DEFAULT_CONFIG)
+    for key, value in config.items():
+        if key in TRAINING_CONFIG_KEYS:
+            continue
+        if key not in DEFAULT_CONFIG:
+            raise UserError(f"{source}: unknown CausalVAEModel config key '{key}'")
+        cfg[key] = tuple(value) if isinstance(value, list) else value
     return cfg
 
 

@@ -9,28 +9,11 @@ import os
 import mindspore as ms
 from mindspore import nn, ops
 
-from ...checkpoint import load_state_into, read_state_dict
+from ....backend import use_kernels
+from ....io import load_state_into, read_state_dict
 from ..distributions import DiagonalGaussianDistribution
-from .modules import Normalize, nonlinearity, resolve_block
-
-# Defaults of the original CausalVAEModel.__init__ (the released 488 model overrides the temporal lists).
-DEFAULT_CONFIG = dict(
-    hidden_size=128, z_channels=4, hidden_size_mult=(1, 2, 4, 4), attn_resolutions=(), dropout=0.0,
-    resolution=256, double_z=True, embed_dim=4, num_res_blocks=2, q_conv="CausalConv3d",
-    encoder_conv_in="CausalConv3d", encoder_conv_out="CausalConv3d", encoder_attention="AttnBlock3D",
-    encoder_resnet_blocks=("ResnetBlock3D",) * 4,
-    encoder_spatial_downsample=("SpatialDownsample2x", "SpatialDownsample2x", "SpatialDownsample2x", ""),
-    encoder_temporal_downsample=("", "TimeDownsample2x", "TimeDownsample2x", ""),
-    encoder_mid_resnet="ResnetBlock3D", decoder_conv_in="CausalConv3d", decoder_conv_out="CausalConv3d",
-    decoder_attention="AttnBlock3D", decoder_resnet_blocks=("ResnetBlock3D",) * 4,
-    decoder_spatial_upsample=("", "SpatialUpsample2x", "SpatialUpsample2x", "SpatialUpsample2x"),
-    decoder_temporal_upsample=("", "", "TimeUpsample2x", "TimeUpsample2x"), decoder_mid_resnet="ResnetBlock3D",
-    # Not in the released configs (their GroupNorms all have 32 groups). Narrow models need fewer groups: with one
-    # channel per group GroupNorm normalises each channel over the whole clip and the absolute colour is lost.
-    norm_num_groups=32,
-)
-# Training-only keys of the released config.json, accepted and ignored by the model.
-TRAINING_CONFIG_KEYS = ("lr", "loss_type", "loss_params", "_class_name", "_diffusers_version", "_name_or_path")
+from .config import find_weights, load_vae_config, normalize_config
+from .modules import GroupNorm, Normalize, nonlinearity, resolve_block
 
 
 class _Level(nn.Cell):
@@ -155,26 +138,17 @@ class Decoder(nn.Cell):
         return self.conv_out(self.features(z))  # (B, 3, T, H, W)
 
 
-def normalize_config(config):
-    """Released config.json dict (or this repo's YAML dict) -> full constructor config; unknown keys error."""
-    cfg = dict(DEFAULT_CONFIG)
-    for key, value in config.items():
-        if key in TRAINING_CONFIG_KEYS:
-            continue
-        if key not in DEFAULT_CONFIG:
-            raise ValueError(f"unknown CausalVAEModel config key '{key}'")
-        cfg[key] = tuple(value) if isinstance(value, list) else value
-    return cfg
-
-
 class CausalVAEModel(nn.Cell):
     """Causal video VAE. `encode(x)` -> DiagonalGaussianDistribution; `decode(z)` -> video in [-1, 1].
 
     Args:
         config: dict of the original constructor arguments (config.json keys).
+        kernels: opensora.backend.KernelChoices; default: the current backend's.
     """
 
-    def __init__(self, config=None, **kwargs):
+    FP32_CELLS = (GroupNorm,)  # the amp keep-list (utils/amp.py)
+
+    def __init__(self, config=None, kernels=None, **kwargs):
         super().__init__()
         self.config = normalize_config({**(config or {}), **kwargs})
         cfg = self.config
@@ -190,20 +164,18 @@ class CausalVAEModel(nn.Cell):
         self.use_tiling = False
         # Time chunking (not in the original): long clips in causal chunks of `time_chunk_frames` (4k+1).
         self.time_chunk_frames = 0
+        if kernels is not None:
+            use_kernels(self, kernels)
 
     # ------------------------------------------------------------------ construction and loading
     @classmethod
     def from_config_file(cls, path):
-        from .config import load_vae_config
-
         return cls(load_vae_config(path))
 
     @classmethod
     def from_pretrained(cls, folder_or_config, checkpoint=None, strict=True, logger=None):
         """Build from a released-format folder (config.json + diffusion_pytorch_model.safetensors) or a
         config file plus `checkpoint` (.safetensors/.ckpt/.pt). Training-loss `loss.*` keys are dropped."""
-        from .config import find_weights, load_vae_config
-
         config_path = folder_or_config
         if os.path.isdir(folder_or_config):
             config_path = os.path.join(folder_or_config, "config.json")
@@ -248,7 +220,8 @@ class CausalVAEModel(nn.Cell):
         """x (B, 3, T, H, W) in [-1, 1] -> moments (B, 2*embed_dim, T', H/8, W/8)."""
         chunk = self.time_chunk_frames
         if chunk and x.shape[2] > chunk:
-            parts = [self._encode_spatial(x[:, :, start:start + chunk]) for start in range(0, x.shape[2] - 1, chunk - 1)]
+            starts = range(0, x.shape[2] - 1, chunk - 1)
+            parts = [self._encode_spatial(x[:, :, start:start + chunk]) for start in starts]
             return ops.cat([parts[0]] + [p[:, :, 1:] for p in parts[1:]], axis=2)
         return self._encode_spatial(x)
 
@@ -273,7 +246,7 @@ class CausalVAEModel(nn.Cell):
         latent_chunk = (self.time_chunk_frames - 1) // 4 + 1 if self.time_chunk_frames else 0
         if latent_chunk and z.shape[2] > latent_chunk:
             starts = range(0, z.shape[2] - 1, latent_chunk - 1)
-            parts = [self._decode_spatial(z[:, :, s:s + latent_chunk]) for s in starts]
+            parts = [self._decode_spatial(z[:, :, s : s + latent_chunk]) for s in starts]
             return ops.cat([parts[0]] + [p[:, :, 1:] for p in parts[1:]], axis=2)
         return self._decode_spatial(z)
 
@@ -302,8 +275,10 @@ class CausalVAEModel(nn.Cell):
         stride = int(in_tile * (1 - self.tile_overlap_factor))
         blend = int(out_tile * self.tile_overlap_factor)
         limit = out_tile - blend
-        rows = [[fn(x[:, :, :, i:i + in_tile, j:j + in_tile]) for j in range(0, x.shape[4], stride)]
-                for i in range(0, x.shape[3], stride)]
+        rows = [
+            [fn(x[:, :, :, i : i + in_tile, j : j + in_tile]) for j in range(0, x.shape[4], stride)]
+            for i in range(0, x.shape[3], stride)
+        ]
         result_rows = []
         for i, row in enumerate(rows):
             for j in range(len(row)):
@@ -329,7 +304,7 @@ def blend_v(a, b, extent):
     if extent == 0:
         return b
     w = _ramp(extent, b.dtype).reshape(1, 1, 1, extent, 1)
-    head = a[:, :, :, a.shape[3] - extent:] * (1 - w) + b[:, :, :, :extent] * w
+    head = a[:, :, :, a.shape[3] - extent :] * (1 - w) + b[:, :, :, :extent] * w
     return ops.cat((head, b[:, :, :, extent:]), axis=3)
 
 
@@ -339,5 +314,5 @@ def blend_h(a, b, extent):
     if extent == 0:
         return b
     w = _ramp(extent, b.dtype).reshape(1, 1, 1, 1, extent)
-    head = a[:, :, :, :, a.shape[4] - extent:] * (1 - w) + b[:, :, :, :, :extent] * w
+    head = a[:, :, :, :, a.shape[4] - extent :] * (1 - w) + b[:, :, :, :, :extent] * w
     return ops.cat((head, b[:, :, :, :, extent:]), axis=4)

@@ -1,12 +1,14 @@
 """Building blocks of the Open-Sora-Plan v1.0.0 causal video VAE (videobase/modules), in MindSpore.
 
 Every tensor is (B, C, T, H, W). Parameter names equal the original state-dict keys, except GroupNorm
-`weight/bias` -> `gamma/beta` (MindSpore's names; see `opensora.models.checkpoint.RENAMES`).
+`weight/bias` -> `gamma/beta` (MindSpore's names; see `opensora.io.RENAMES`).
 """
 
 import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import initializer
+
+from ....backend import kernel_choices
 
 
 def cast_tuple(value, length):
@@ -40,17 +42,11 @@ def Normalize(in_channels, num_groups=32):
     return GroupNorm(in_channels, num_groups=num_groups, eps=1e-6)
 
 
-# How CausalConv3d runs: "conv3d" (nn.Conv3d), "conv2d" (frames folded into the batch, temporal taps folded into
-# the input channels: one Conv2d, same math), or "auto": conv2d where it measured faster on CPU (every kernel
-# with k_t == 1, and k_t > 1 up to 256 input channels; docs/performance.md). Ascend users may prefer "conv3d".
-CAUSAL_CONV_IMPL = "auto"
-FOLDED_MAX_CHANNELS = 256
-# Largest stacked input (values) one folded Conv2d call builds: 64 M floats = 256 MB (see CausalConv3d._folded).
-FOLDED_CHUNK_ELEMENTS = 64 * 1024 * 1024
-
-
 class CausalConv3d(nn.Cell):
-    """Conv3d that prepends k_t - 1 copies of frame 0 in time (nothing at the end) and zero-pads space (V2)."""
+    """Conv3d that prepends k_t - 1 copies of frame 0 in time (nothing at the end) and zero-pads space (V2).
+
+    How it runs is the backend's choice (opensora.backend): nn.Conv3d, or "folded" (frames into the batch,
+    temporal taps into the input channels: one Conv2d, same math) where that measured faster on CPU."""
 
     def __init__(self, chan_in, chan_out, kernel_size, stride=1, padding=0):
         super().__init__()
@@ -62,11 +58,15 @@ class CausalConv3d(nn.Cell):
         self.conv = nn.Conv3d(chan_in, chan_out, self.kernel_size, stride=self.stride, pad_mode="pad",
                               padding=(0, 0, pad[1], pad[1], pad[2], pad[2]), has_bias=True)
         self.chan_in, self.chan_out = chan_in, chan_out
+        self.set_kernels(kernel_choices())
+
+    def set_kernels(self, kernels):
+        small = self.time_kernel_size == 1 or self.chan_in <= kernels.folded_max_channels
+        self.folded = kernels.causal_conv == "folded" and self.stride[0] == 1 and small
+        self.folded_chunk_elements = kernels.folded_chunk_elements
 
     def use_folded(self):
-        if self.stride[0] != 1 or CAUSAL_CONV_IMPL == "conv3d":
-            return False
-        return CAUSAL_CONV_IMPL == "conv2d" or self.time_kernel_size == 1 or self.chan_in <= FOLDED_MAX_CHANNELS
+        return self.folded
 
     def construct(self, x):
         if self.time_kernel_size > 1 and x.shape[2] == 1 and self.stride[0] == 1:
@@ -74,7 +74,7 @@ class CausalConv3d(nn.Cell):
         if self.time_kernel_size > 1:
             first = ops.tile(x[:, :, :1], (1, 1, self.time_kernel_size - 1, 1, 1))  # (B, C, k_t-1, H, W)
             x = ops.cat((first, x), axis=2)
-        if not self.use_folded():
+        if not self.folded:
             return self.conv(x)
         return self._folded(x)
 
@@ -93,7 +93,7 @@ class CausalConv3d(nn.Cell):
     def _folded(self, x):
         """The same convolution as one Conv2d: out[t] = sum_i W[:, :, i] * x[t + i] over the padded frames.
 
-        The k_t-fold stacked input is built for a few output frames at a time (at most FOLDED_CHUNK_ELEMENTS
+        The k_t-fold stacked input is built for a few output frames at a time (at most folded_chunk_elements
         values): each output frame is independent, and building it whole for a full-size clip (256 channels,
         17 frames at 256x256: 3.4 GB) ran the 488 decoder out of 24 GB of memory.
         """
@@ -102,7 +102,7 @@ class CausalConv3d(nn.Cell):
         t = t_pad - k + 1
         weight = self.conv.weight.transpose(0, 2, 1, 3, 4).contiguous().reshape(self.chan_out, k * c,
                                                                                 *self.kernel_size[1:])
-        step = max(1, min(t, FOLDED_CHUNK_ELEMENTS // (b * k * c * h * w)))
+        step = max(1, min(t, self.folded_chunk_elements // (b * k * c * h * w)))
         outs = []
         for start in range(0, t, step):
             n = min(step, t - start)
@@ -174,10 +174,16 @@ class SpatialDownsample2x(nn.Cell):
     def __init__(self, chan_in, chan_out):
         super().__init__()
         self.conv = CausalConv3d(chan_in, chan_out, (1, 3, 3), stride=(1, 2, 2), padding=0)
+        self.set_kernels(kernel_choices())
+
+    def set_kernels(self, kernels):
+        self.pad_by_concat = kernels.pad_by_concat
 
     def construct(self, x):
-        # (B, C, T, H+1, W+1), by concatenating zeros: `ops.pad`'s gradient came out wrong from the second call
-        # of a compiled (graph-mode) training step on CPU
+        if not self.pad_by_concat:
+            return self.conv(ops.pad(x, (0, 1, 0, 1)))  # (B, C, T, H+1, W+1)
+        # the same by concatenating zeros: `ops.pad`'s gradient came out wrong from the second call of a compiled
+        # (graph-mode) training step on CPU
         b, c, t, h, w = x.shape
         x = ops.cat((x, ops.zeros((b, c, t, h, 1), x.dtype)), axis=4)
         x = ops.cat((x, ops.zeros((b, c, t, 1, w + 1), x.dtype)), axis=3)
@@ -207,20 +213,27 @@ class TimeDownsample2x(nn.Cell):
     def __init__(self, chan_in=None, chan_out=None, kernel_size=3):
         super().__init__()
         self.kernel_size = kernel_size
+        self.set_kernels(kernel_choices())
+
+    def set_kernels(self, kernels):
+        self.taps_by_reshape = kernels.taps_by_reshape
 
     def construct(self, x):
         first = ops.tile(x[:, :, :1], (1, 1, self.kernel_size - 1, 1, 1))
         x = ops.cat((first, x), axis=2)  # (B, C, T+2, H, W)
         t_out = (x.shape[2] - self.kernel_size) // 2 + 1
         b, c, _, h, w = x.shape
-        # Window taps x[offset::2] by reshape, not by step-2 slices: MindSpore's CPU StridedSliceGrad fails on
-        # those ("input memory out of bounds"), which broke VAE training. Same additions in the same order.
         total = None
         for offset in range(self.kernel_size):
-            end = offset + 2 * t_out
-            if end > x.shape[2]:  # the last tap needs one frame past the input: pad it (never read)
-                x = ops.cat((x, x[:, :, -1:]), axis=2)
-            tap = x[:, :, offset:end].reshape(b, c, t_out, 2, h, w)[:, :, :, 0]
+            if self.taps_by_reshape:
+                # x[offset::2] by reshape, not by a step-2 slice: MindSpore's CPU StridedSliceGrad fails on those
+                # ("input memory out of bounds"), which broke VAE training. Same additions in the same order.
+                end = offset + 2 * t_out
+                if end > x.shape[2]:  # the last tap needs one frame past the input: pad it (never read)
+                    x = ops.cat((x, x[:, :, -1:]), axis=2)
+                tap = x[:, :, offset:end].reshape(b, c, t_out, 2, h, w)[:, :, :, 0]
+            else:
+                tap = x[:, :, offset:offset + 2 * t_out - 1:2]  # (B, C, T', H, W)
             total = tap if total is None else total + tap
         return total / self.kernel_size
 

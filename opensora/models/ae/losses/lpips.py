@@ -11,8 +11,8 @@ from collections import OrderedDict
 import mindspore as ms
 from mindspore import nn, ops
 
+from ....io import read_state_dict
 from ....utils.errors import UserError
-from ...checkpoint import read_state_dict
 
 VGG16_LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
 # torchvision feature indices of each slice; LPIPS taps relu1_2, relu2_2, relu3_3, relu4_3, relu5_3

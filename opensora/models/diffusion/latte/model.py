@@ -7,7 +7,9 @@ import os
 import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
-from ...checkpoint import load_state_into, read_state_dict
+from ....backend import use_kernels
+from ....io import load_state_into, read_state_dict
+from ...fast_ops import ElementwiseForms
 from .modules import (
     MASK_BIAS,
     AdaLayerNormSingle,
@@ -54,12 +56,13 @@ def resolve_config(config):
     return cfg
 
 
-class LatteT2V(nn.Cell):
+class LatteT2V(ElementwiseForms, nn.Cell):
     """Args:
         config: the released config.json dict (or keyword arguments with the same names).
+        kernels: opensora.backend.KernelChoices; default: the current backend's.
     """
 
-    def __init__(self, config=None, **kwargs):
+    def __init__(self, config=None, kernels=None, **kwargs):
         super().__init__()
         self.config = cfg = resolve_config({**(config or {}), **kwargs})
         inner = cfg["num_attention_heads"] * cfg["attention_head_dim"]
@@ -77,16 +80,22 @@ class LatteT2V(nn.Cell):
         self.temporal_transformer_blocks = nn.CellList(
             [BasicTransformerBlock(**block_args, temporal=True) for _ in range(cfg["num_layers"])])
         self.norm_out = LayerNormNoAffine(inner, 1e-6)
-        self.scale_shift_table = Parameter(Tensor(np.random.default_rng(2).standard_normal((2, inner)).astype(np.float32)
-                                                  / inner**0.5), name="scale_shift_table")
+        self.scale_shift_table = Parameter(
+            Tensor(np.random.default_rng(2).standard_normal((2, inner)).astype(np.float32) / inner**0.5),
+            name="scale_shift_table",
+        )
         self.proj_out = nn.Dense(inner, cfg["patch_size"] ** 2 * self.out_channels)
         self.adaln_single = AdaLayerNormSingle(inner)
         self.caption_projection = CaptionProjection(cfg["caption_channels"], inner)
         # 3 for the 65-frame models: positions 0, 1/3, ... (L2); a non-persistent buffer.
         temporal_scale = max(cfg["video_length"] // 5, 1)
-        self.temp_pos_embed = Tensor(get_1d_sincos_pos_embed(inner, cfg["video_length"], temporal_scale)
-                                     .astype(np.float32)[None])
+        self.temp_pos_embed = Tensor(
+            get_1d_sincos_pos_embed(inner, cfg["video_length"], temporal_scale).astype(np.float32)[None]
+        )
         self.gradient_checkpointing = False
+        self.init_kernels()
+        if kernels is not None:
+            use_kernels(self, kernels)
 
     # ------------------------------------------------------------------ construction and loading
     @classmethod
@@ -117,8 +126,15 @@ class LatteT2V(nn.Cell):
                 cell.use_flash_attention = enable
 
     # ------------------------------------------------------------------ forward
-    def construct(self, hidden_states, timestep, encoder_hidden_states, encoder_attention_mask=None,
-                  use_image_num=0, enable_temporal_attentions=True):
+    def construct(
+        self,
+        hidden_states,
+        timestep,
+        encoder_hidden_states,
+        encoder_attention_mask=None,
+        use_image_num=0,
+        enable_temporal_attentions=True,
+    ):
         """
         Args:
             hidden_states: (B, C, F, H, W) latents; F = video frames + use_image_num images.
@@ -137,8 +153,9 @@ class LatteT2V(nn.Cell):
         x = self.pos_embed(x.astype(dtype))  # (B*F, N, D)
         num_patches = x.shape[1]
         t6, embedded_timestep = self.adaln_single(timestep, dtype)  # (B, 6D), (B, D)
-        context, context_bias = self._caption_tokens(encoder_hidden_states, encoder_attention_mask, frames,
-                                                     use_image_num, joint, dtype)
+        context, context_bias = self._caption_tokens(
+            encoder_hidden_states, encoder_attention_mask, frames, use_image_num, joint, dtype
+        )
         t_spatial = ops.repeat_elements(t6, frames_total, axis=0)  # (B*F, 6D), batch-major
         t_temporal = ops.repeat_elements(t6, num_patches, axis=0)  # (B*N, 6D)
         add_temp_pos_to_video = (not joint) or self.gradient_checkpointing  # upstream quirk (L10)
@@ -156,7 +173,7 @@ class LatteT2V(nn.Cell):
                 x = x.reshape(b * frames_total, num_patches, -1)  # (B*F, N, D)
         emb = ops.repeat_elements(embedded_timestep, frames_total, axis=0)  # (B*F, D)
         shift, scale = ops.chunk(self.scale_shift_table[None] + emb[:, None], 2, axis=1)  # (B*F, 1, D) each
-        x = self.proj_out(modulate(self.norm_out(x), shift, scale))  # (B*F, N, p*p*C)
+        x = self.proj_out(modulate(self.norm_out(x), shift, scale, self.tile))  # (B*F, N, p*p*C)
         return self._unpatchify(x, b, frames_total, h // self.patch_size, w // self.patch_size)
 
     def _caption_tokens(self, states, mask, frames, use_image_num, joint, dtype):
@@ -187,8 +204,17 @@ class LatteT2V(nn.Cell):
 
 
 def LatteT2V_XL_122(**kwargs):
-    return LatteT2V(num_layers=28, attention_head_dim=72, num_attention_heads=16, patch_size_t=1, patch_size=2,
-                    norm_type="ada_norm_single", caption_channels=4096, cross_attention_dim=1152, **kwargs)
+    return LatteT2V(
+        num_layers=28,
+        attention_head_dim=72,
+        num_attention_heads=16,
+        patch_size_t=1,
+        patch_size=2,
+        norm_type="ada_norm_single",
+        caption_channels=4096,
+        cross_attention_dim=1152,
+        **kwargs,
+    )
 
 
 Latte_models = {"LatteT2V-XL/122": LatteT2V_XL_122}

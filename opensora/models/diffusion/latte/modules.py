@@ -10,7 +10,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
-from ...fast_ops import gelu_tanh, tile_to
+from ...fast_ops import ElementwiseForms, gelu_tanh, tile_to
 from .pos_embed import get_2d_sincos_pos_embed
 
 MASK_BIAS = -10000.0  # the original turns a 0/1 mask into (1 - mask) * -10000, not -inf (L8)
@@ -82,7 +82,7 @@ class AdaLayerNormSingle(nn.Cell):
         return self.linear(ops.silu(embedded_timestep)), embedded_timestep  # (N, 6D), (N, D)
 
 
-class CaptionProjection(nn.Cell):
+class CaptionProjection(ElementwiseForms, nn.Cell):
     """Linear -> GELU(tanh) -> Linear (L9). `y_embedding` is a stored-but-unused buffer of the checkpoint."""
 
     def __init__(self, in_features, hidden_size, num_tokens=120):
@@ -91,9 +91,10 @@ class CaptionProjection(nn.Cell):
         self.linear_2 = nn.Dense(hidden_size, hidden_size)
         init = np.random.default_rng(0).standard_normal((num_tokens, in_features)).astype(np.float32)
         self.y_embedding = Parameter(Tensor(init / in_features**0.5), name="y_embedding", requires_grad=False)
+        self.init_kernels()
 
     def construct(self, caption):
-        return self.linear_2(gelu_tanh(self.linear_1(caption)))
+        return self.linear_2(gelu_tanh(self.linear_1(caption), self.gelu_as_sigmoid))
 
 
 class PatchEmbed(nn.Cell):
@@ -125,7 +126,7 @@ class PatchEmbed(nn.Cell):
         return (x + pos).astype(x.dtype)
 
 
-class Attention(nn.Cell):
+class Attention(ElementwiseForms, nn.Cell):
     """diffusers Attention with AttnProcessor2_0 (math path): q/k/v/out with bias, SDPA scale 1/sqrt(head_dim)."""
 
     def __init__(self, query_dim, heads, dim_head, cross_attention_dim=None, bias=True):
@@ -139,6 +140,7 @@ class Attention(nn.Cell):
         self.to_v = nn.Dense(kv_dim, inner, has_bias=bias)
         self.to_out = nn.CellList([nn.Dense(inner, query_dim, has_bias=True), nn.Dropout(p=0.0)])
         self.use_flash_attention = False  # Ascend-only opt-in, see enable_flash_attention()
+        self.init_kernels()
 
     def construct(self, x, context=None, bias=None):
         """x (N, Lq, D); context (N, Lk, Dc) or None (self-attention); bias (N, 1, Lk) additive or None."""
@@ -150,16 +152,17 @@ class Attention(nn.Cell):
         if self.use_flash_attention:
             out = flash_attention(q, k, v, bias, self.scale)
         else:
-            out = math_attention(q, k, v, bias, self.scale)  # (N, H, Lq, d)
+            out = math_attention(q, k, v, bias, self.scale, self.tile)  # (N, H, Lq, d)
         out = out.transpose(0, 2, 1, 3).reshape(n, lq, self.heads * self.dim_head)
         return self.to_out[1](self.to_out[0](out))
 
 
-def math_attention(q, k, v, bias, scale):
-    """softmax(q k^T * scale + bias) v with the softmax in fp32 (keep-list)."""
+def math_attention(q, k, v, bias, scale, tile=True):
+    """softmax(q k^T * scale + bias) v with the softmax in fp32 (keep-list); `tile`: see fast_ops.tile_to."""
     scores = ops.matmul(q, k.swapaxes(-1, -2)).astype(ms.float32) * scale  # (N, H, Lq, Lk)
     if bias is not None:
-        scores = scores + tile_to(bias.astype(ms.float32)[:, None], scores.shape)  # (N, 1, 1, Lk) over heads, queries
+        bias = tile_to(bias.astype(ms.float32)[:, None], scores.shape, tile)  # (N, 1, 1, Lk) over heads, queries
+        scores = scores + bias
     probs = ops.softmax(scores, axis=-1).astype(v.dtype)
     return ops.matmul(probs, v)
 
@@ -187,21 +190,22 @@ class FeedForward(nn.Cell):
         return self.net[2](self.net[1](self.net[0](x)))
 
 
-class _GELUProj(nn.Cell):
+class _GELUProj(ElementwiseForms, nn.Cell):
     def __init__(self, dim_in, dim_out):
         super().__init__()
         self.proj = nn.Dense(dim_in, dim_out)
+        self.init_kernels()
 
     def construct(self, x):
-        return gelu_tanh(self.proj(x))
+        return gelu_tanh(self.proj(x), self.gelu_as_sigmoid)
 
 
-def modulate(x, shift, scale):
-    """x * (1 + scale) + shift with (N, 1, D) scale/shift tiled over L first (fast_ops.tile_to)."""
-    return x * tile_to(1 + scale, x.shape) + tile_to(shift, x.shape)
+def modulate(x, shift, scale, tile=True):
+    """x * (1 + scale) + shift with (N, 1, D) scale/shift, tiled over L first where `tile` (fast_ops.tile_to)."""
+    return x * tile_to(1 + scale, x.shape, tile) + tile_to(shift, x.shape, tile)
 
 
-class BasicTransformerBlock(nn.Cell):
+class BasicTransformerBlock(ElementwiseForms, nn.Cell):
     """Spatial block, ada_norm_single (L5): gated self-attn, UN-normed ungated cross-attn, gated FF (norm2)."""
 
     def __init__(self, dim, heads, dim_head, cross_attention_dim, norm_eps=1e-6, bias=True, temporal=False):
@@ -217,14 +221,17 @@ class BasicTransformerBlock(nn.Cell):
         self.ff = FeedForward(dim)
         self.scale_shift_table = Parameter(Tensor(np.random.default_rng(1).standard_normal((6, dim)).astype(np.float32)
                                                   / dim**0.5), name="scale_shift_table")
+        self.init_kernels()
 
     def construct(self, x, context, context_bias, timestep):
         """x (N, L, D); context (N, Lc, D) or None; context_bias (N, 1, Lc) or None; timestep (N, 6D)."""
         n = x.shape[0]
         mod = self.scale_shift_table[None] + timestep.reshape(n, 6, -1)  # (N, 6, D)
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = ops.chunk(mod, 6, axis=1)  # (N, 1, D)
-        x = x + tile_to(gate_msa, x.shape) * self.attn1(modulate(self.norm1(x), shift_msa, scale_msa))
+        x = x + tile_to(gate_msa, x.shape, self.tile) * self.attn1(modulate(self.norm1(x), shift_msa, scale_msa,
+                                                                                  self.tile))
         if not self.temporal:
             x = x + self.attn2(x, context, context_bias)
         ff_norm = self.norm3 if self.temporal else self.norm2
-        return x + tile_to(gate_mlp, x.shape) * self.ff(modulate(ff_norm(x), shift_mlp, scale_mlp))
+        ff = self.ff(modulate(ff_norm(x), shift_mlp, scale_mlp, self.tile))
+        return x + tile_to(gate_mlp, x.shape, self.tile) * ff

@@ -1,0 +1,62 @@
+"""Autoencoder families by name, and which one a config describes: the v1.0 causal VAE and the v1.3 WF-VAE.
+
+A released config.json names its class (`_class_name`); this repo's YAML for the causal VAE does not, so a config
+without one is the causal VAE. The v1.3 scripts name an autoencoder as `--ae WFVAEModel_D8_4x8x8` (family,
+latent channels, compression); those names are accepted too.
+"""
+
+import json
+import os
+
+import yaml
+
+from ...utils.errors import UserError
+
+DEFAULT_FAMILY = "CausalVAEModel"
+
+
+def families():
+    """family name -> model class (imported here, so that importing this module builds nothing)."""
+    from .causal_vae.model import CausalVAEModel
+
+    return {"CausalVAEModel": CausalVAEModel}
+
+
+def family_of_name(name):
+    """'WFVAEModel_D8_4x8x8' or 'WFVAEModel' -> 'WFVAEModel'; an unknown name lists the known ones."""
+    known = families()
+    family = name.split("_", 1)[0]
+    if family not in known:
+        raise UserError(f"--ae {name}: unknown autoencoder; choose one of {', '.join(sorted(known))} "
+                        "(optionally with the v1.3 suffix, e.g. WFVAEModel_D8_4x8x8)")
+    return family
+
+
+def config_file(config_or_folder):
+    if os.path.isdir(config_or_folder):
+        return os.path.join(config_or_folder, "config.json")
+    return config_or_folder
+
+
+def detect_family(config_or_folder):
+    """The family a config file (or a released folder's config.json) describes."""
+    path = config_file(config_or_folder)
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: autoencoder config not found (expected config.json or a configs/ae/*.yaml)")
+    try:
+        with open(path) as f:
+            raw = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
+    except (ValueError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: not a readable JSON/YAML config ({str(err).splitlines()[0][:120]})") from err
+    name = raw.get("_class_name") if isinstance(raw, dict) else None
+    return family_of_name(name) if name else DEFAULT_FAMILY
+
+
+def load_autoencoder(config_or_folder, checkpoint=None, family="", strict=True, logger=None):
+    """Build the autoencoder `config_or_folder` describes (or `family`, which must agree) and load its weights."""
+    detected = detect_family(config_or_folder)
+    if family and family_of_name(family) != detected:
+        raise UserError(f"--ae {family}: {config_file(config_or_folder)} describes a {detected}; "
+                        "pass the matching --ae or drop it")
+    return families()[detected].from_pretrained(config_or_folder, checkpoint=checkpoint, strict=strict,
+                                                logger=logger)

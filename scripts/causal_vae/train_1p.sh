@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Causal VAE 4x8x8 training (the original's release recipe) on one Ascend device.
+# Extra flags are passed on (e.g. --data_path / --resume True); DEVICES, DEVICE_TARGET, MASTER_PORT, LOG_DIR: see
+# scripts/launch.sh.
+DEVICES=1 exec "$(dirname "$0")/../launch.sh" train.py --config configs/ae/training/causal_vae_video.yaml "$@"

@@ -1,0 +1,55 @@
+"""The backend module's answers, and that each alternative form it can choose computes the same function."""
+
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from opensora.backend import CAUSAL_CONV_ENV, kernel_choices
+from tests.conftest import fixture_path
+
+
+def test_cpu_and_ascend_answers():
+    cpu, ascend = kernel_choices("CPU"), kernel_choices("Ascend")
+    assert cpu.causal_conv == "folded" and cpu.gelu_as_sigmoid and cpu.tile_before_multiply and cpu.tanh_in_fp64
+    assert ascend.causal_conv == "conv3d" and ascend.flash_attention
+    assert not (ascend.gelu_as_sigmoid or ascend.tile_before_multiply or ascend.tanh_in_fp64
+                or ascend.pad_by_concat or ascend.taps_by_reshape)
+    assert kernel_choices() == cpu  # the tests run on the CPU backend
+    with pytest.raises(ValueError, match="unknown MindSpore backend"):
+        kernel_choices("TPU")
+
+
+def test_conv_override_by_environment(monkeypatch):
+    monkeypatch.setenv(CAUSAL_CONV_ENV, "conv3d")
+    assert kernel_choices("CPU").causal_conv == "conv3d"
+    monkeypatch.setenv(CAUSAL_CONV_ENV, "conv2")
+    with pytest.raises(ValueError, match="folded"):
+        kernel_choices("CPU")
+
+
+def test_a_model_built_with_the_ascend_answers_uses_the_plain_forms():
+    """Checked by construction: the Ascend answers reach every cell (no Ascend needed)."""
+    from opensora.models.ae import CausalVAEModel
+    from opensora.models.ae.causal_vae.modules import CausalConv3d, SpatialDownsample2x, TimeDownsample2x
+
+    config = fixture_path("causalvae_tiny", "config.json")
+    vae = CausalVAEModel.from_config_file(config)
+    convs = [c for _, c in vae.cells_and_names() if isinstance(c, CausalConv3d)]
+    assert any(c.folded for c in convs)
+    vae = CausalVAEModel(vae.config, kernels=kernel_choices("Ascend"))
+    cells = [c for _, c in vae.cells_and_names()]
+    assert not any(c.folded for c in cells if isinstance(c, CausalConv3d))
+    assert not any(c.pad_by_concat for c in cells if isinstance(c, SpatialDownsample2x))
+    assert not any(c.taps_by_reshape for c in cells if isinstance(c, TimeDownsample2x))
+
+
+def test_elementwise_forms_compute_the_same():
+    from opensora.models.fast_ops import gelu_tanh, tile_to
+
+    x = np.linspace(-8, 8, 301, dtype=np.float32)
+    ref = 0.5 * x.astype(np.float64) * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x.astype(np.float64) ** 3)))
+    np.testing.assert_allclose(gelu_tanh(ms.Tensor(x)).asnumpy(), ref, atol=2e-6)
+    np.testing.assert_allclose(gelu_tanh(ms.Tensor(x), as_sigmoid=False).asnumpy(), ref, atol=5e-4)
+    v = ms.Tensor(np.arange(6, dtype=np.float32).reshape(2, 1, 3))
+    assert tile_to(v, (2, 4, 3)).shape == (2, 4, 3) and tile_to(v, (2, 4, 3), tile=False).shape == (2, 1, 3)
