@@ -10,12 +10,12 @@ The family is read from the config (`_class_name` of a released config.json); `-
 import argparse
 import sys
 
-from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
+from opensora.utils.config import HelpFormatter, add_bool_flag, add_common_flags, parse_args, save_config
 from opensora.utils.errors import make_output_dir, run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_common_flags(p)
     p.add_argument("--model_config", default="configs/ae/causal_vae_488.yaml",
                    help="VAE architecture: YAML, released config.json, or a released folder (config + weights)")
@@ -25,24 +25,25 @@ def build_parser():
     p.add_argument("--ckpt_path", default="", help="weights (.ckpt, .safetensors, .pt); optional for a folder")
     p.add_argument("--data_path", default="", help="folder of videos/images, or one video file")
     p.add_argument("--csv_path", default="", help="csv whose first column is a path (relative to --data_path)")
-    p.add_argument("--dataset_name", default="video", choices=["video", "image"])
-    p.add_argument("--output_path", default="samples/vae_recons")
+    p.add_argument("--dataset_name", default="video", choices=["video", "image"], help="what --data_path holds")
+    p.add_argument("--output_path", default="samples/vae_recons", help="reconstructions and metrics.json go here")
     p.add_argument("--num_frames", type=int, default=17, help="frames per clip; 4k+1 for the causal VAE")
-    p.add_argument("--frame_stride", type=int, default=1)
+    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
     p.add_argument("--size", type=int, default=256, help="resize the short side to this")
     p.add_argument("--crop_size", type=int, default=256, help="center crop to this square")
-    p.add_argument("--batch_size", type=int, default=1)
+    p.add_argument("--batch_size", type=int, default=1, help="clips per encode/decode call")
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (GroupNorm stays fp32) | bf16 (not on CPU)")
     add_bool_flag(p, "--enable_tiling", False, "encode/decode in overlapping H/W tiles (large frames)")
-    p.add_argument("--tile_overlap_factor", type=float, default=0.25)
+    p.add_argument("--tile_overlap_factor", type=float, default=0.25,
+                   help="overlap of neighbouring tiles with --enable_tiling")
     p.add_argument("--time_chunk_frames", type=int, default=0,
                    help="encode/decode long clips in causal chunks of this many frames (4k+1; 0 = off). "
                         "Bounds memory; seams differ from a whole-clip run (see docs/performance.md)")
     add_bool_flag(p, "--sample_posterior", False, "decode a posterior sample instead of its mode (not deterministic)")
     add_bool_flag(p, "--save_vis", True, "write side-by-side source|reconstruction videos")
-    p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"])
-    p.add_argument("--fps", type=int, default=8)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"], help="side-by-side video format")
+    p.add_argument("--fps", type=int, default=8, help="frame rate of the written videos")
+    p.add_argument("--seed", type=int, default=42, help="seed of --sample_posterior's noise")
     return p
 
 

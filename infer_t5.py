@@ -14,12 +14,12 @@ import time
 
 import numpy as np
 
-from opensora.utils.config import add_bool_flag, add_common_flags, parse_args, save_config
+from opensora.utils.config import HelpFormatter, add_bool_flag, add_common_flags, parse_args, save_config
 from opensora.utils.errors import UserError, make_output_dir, run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_common_flags(p)
     p.add_argument("--data_file_path", default="", help="annotation .csv (video,caption) or PKU .json")
     p.add_argument("--output_dir", default="", help="where the npz files go (default: next to the annotation file)")
@@ -30,13 +30,13 @@ def build_parser():
     p.add_argument("--negative_prompt", default="", help="--captions mode: the CFG negative prompt to cache")
     p.add_argument("--t5_model_dir", default="models/t5-v1_1-xxl", help="Hugging Face T5 folder (tokenizer + weights)")
     p.add_argument("--t5_max_length", type=int, default=120, help="tokens: 120 (webvid) or 300 (PKU, pipeline)")
-    p.add_argument("--caption_column", default="caption")
-    p.add_argument("--video_column", default="video")
-    p.add_argument("--batch_size", type=int, default=8)
+    p.add_argument("--caption_column", default="caption", help="annotation column of the caption")
+    p.add_argument("--video_column", default="video", help="annotation column of the video path (names the npz)")
+    p.add_argument("--batch_size", type=int, default=8, help="captions per T5 call")
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (norms and softmax stay fp32)")
     add_bool_flag(p, "--clean_caption", True, "clean captions twice as the original's training data did "
                   "(needs ftfy + beautifulsoup4; falls back to lower-case + strip, and says so)")
-    p.add_argument("--seed", type=int, default=4)
+    p.add_argument("--seed", type=int, default=4, help="random seed (T5 itself is deterministic)")
     return p
 
 
@@ -58,6 +58,9 @@ def main(argv):
     if not args.captions and not args.data_file_path:
         raise UserError("pass --data_file_path (annotation file) or --captions")
     dtype = resolve_dtype(args.dtype, args.device_target)
+    from opensora.models.text_encoder.embedder import require_t5_folder
+
+    require_t5_folder(args.t5_model_dir)
     if args.captions:
         if any(not c.strip() for c in args.captions):
             raise UserError("--captions: empty caption")

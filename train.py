@@ -12,12 +12,20 @@ samples/step_XXXXXXXX.mp4 (source | reconstruction).
 import argparse
 import sys
 
-from opensora.utils.config import add_bool_flag, add_common_flags, add_run_flags, parse_args, save_config
+from opensora.utils.config import (
+    HelpFormatter,
+    add_bool_flag,
+    add_common_flags,
+    add_optimization_flags,
+    add_run_flags,
+    parse_args,
+    save_config,
+)
 from opensora.utils.errors import run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_common_flags(p)
     # model and loss
     p.add_argument("--model_config", default="configs/ae/causal_vae_488.yaml",
@@ -38,36 +46,20 @@ def build_parser():
     # data
     p.add_argument("--data_path", default="", help="folder of videos (or images), or one file")
     p.add_argument("--csv_path", default="", help="csv whose first column lists the files (relative to data_path)")
-    p.add_argument("--dataset_name", default="video", choices=["video", "image"])
-    p.add_argument("--num_frames", type=int, default=17)
-    p.add_argument("--frame_stride", type=int, default=1)
+    p.add_argument("--dataset_name", default="video", choices=["video", "image"], help="what --data_path holds")
+    p.add_argument("--num_frames", type=int, default=17, help="frames per training clip (4k+1)")
+    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
     p.add_argument("--size", type=int, default=384, help="resize the short side to this")
     p.add_argument("--crop_size", type=int, default=256, help="random crop of this size")
     add_bool_flag(p, "--flip", False, "random horizontal flip")
     # optimisation
-    p.add_argument("--optim", default="adam", choices=["adam", "adamw"])
-    p.add_argument("--betas", type=float, nargs=2, default=[0.5, 0.9])
-    p.add_argument("--optim_eps", type=float, default=1e-8)
-    p.add_argument("--weight_decay", type=float, default=0.0)
-    p.add_argument("--base_learning_rate", type=float, default=4.5e-6)
+    add_optimization_flags(p, optim="adam", betas=(0.5, 0.9), weight_decay=0.0, scheduler="cosine_decay",
+                           batch_size=4, epochs=10, init_loss_scale=1024.0)
+    p.add_argument("--base_learning_rate", type=float, default=4.5e-6,
+                   help="learning rate (times batch x accumulation x ranks with --scale_lr)")
     add_bool_flag(p, "--scale_lr", True, "lr = base_learning_rate x batch_size x accumulation x ranks")
-    p.add_argument("--scheduler", default="cosine_decay", choices=["constant", "cosine_decay"])
-    p.add_argument("--end_learning_rate", type=float, default=0.0, help="cosine_decay's final lr")
-    p.add_argument("--warmup_steps", type=int, default=0, help="linear warm-up steps (any scheduler)")
-    p.add_argument("--batch_size", type=int, default=4)
-    p.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--train_steps", type=int, default=0, help="optimizer steps to run (overrides --epochs when > 0)")
-    p.add_argument("--init_loss_scale", type=float, default=1024.0, help="fp16: initial dynamic loss scale")
-    p.add_argument("--loss_scale_factor", type=float, default=2.0)
-    p.add_argument("--scale_window", type=int, default=2000)
-    add_bool_flag(p, "--clip_grad", False, "clip each optimizer's gradient global norm to --max_grad_norm "
-                  "(the PyTorch original clips both at 1.0)")
-    p.add_argument("--max_grad_norm", type=float, default=1.0)
     add_bool_flag(p, "--freeze_encoder", False, "train the decoder only (encoder and quant_conv fixed): the "
                   "latent space stays as it is, so a diffusion model trained on its latents stays valid")
-    add_bool_flag(p, "--use_ema", False, "keep an EMA of the VAE weights (in train_state)")
-    p.add_argument("--ema_decay", type=float, default=0.9999)
     add_run_flags(p, "outputs/vae_train", "write a source|reconstruction mp4 every N steps (0: only at the end)")
     return p
 

@@ -12,16 +12,24 @@ exactly (weights, optimizer, EMA, loss scale, step and data/noise RNG).
 import argparse
 import sys
 
-from opensora.utils.config import add_bool_flag, add_common_flags, add_run_flags, parse_args, save_config
+from opensora.utils.config import (
+    HelpFormatter,
+    add_bool_flag,
+    add_common_flags,
+    add_optimization_flags,
+    add_run_flags,
+    parse_args,
+    save_config,
+)
 from opensora.utils.errors import run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_common_flags(p)
     # data
     p.add_argument("--data_file_path", default="", help="annotation .csv (video,caption) or PKU .json")
-    p.add_argument("--video_folder", default="")
+    p.add_argument("--video_folder", default="", help="folder the annotation's video paths are relative to")
     p.add_argument("--text_embed_folder", default="", help="npz files written by infer_t5.py")
     p.add_argument("--vae_latent_folder", default="", help="posteriors cached by tools/cache_vae_latents.py "
                    "(no VAE at training time; fixed clip, no flip)")
@@ -29,22 +37,23 @@ def build_parser():
                    "caption by the empty prompt with this probability (later Open-Sora-Plan's --cfg 0.1; v1.0.0: 0)")
     p.add_argument("--null_text_embed", default="", help="with --cfg: npz of infer_t5.py --captions mode, whose "
                    "negative_text_emb / negative_mask (of --negative_prompt, default \"\") are the empty prompt")
-    p.add_argument("--video_column", default="video")
-    p.add_argument("--caption_column", default="caption")
+    p.add_argument("--video_column", default="video", help="annotation column of the video path")
+    p.add_argument("--caption_column", default="caption", help="annotation column of the caption")
     add_bool_flag(p, "--filter_nonexistent", False, "accepted; missing files are reported before training instead")
     add_bool_flag(p, "--disable_flip", True, "no random horizontal flip")
-    p.add_argument("--num_frames", type=int, default=17)
-    p.add_argument("--frame_stride", type=int, default=1)
-    p.add_argument("--image_size", type=int, default=256)
+    p.add_argument("--num_frames", type=int, default=17, help="frames per training clip (4k+1)")
+    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
+    p.add_argument("--image_size", type=int, default=256, help="frame size in pixels (square crop)")
     p.add_argument("--use_image_num", type=int, default=0, help="images per video for joint image-video training")
     # model
-    p.add_argument("--model_version", default="LatteT2V-XL/122")
+    p.add_argument("--model_version", default="LatteT2V-XL/122", help="LatteT2V size when no --model_config is given")
     p.add_argument("--model_config", default="", help="LatteT2V config.json (default: LatteT2V-XL/122 derived from "
                    "--image_size and --num_frames)")
     p.add_argument("--pretrained_model_path", default="", help="weights to start from (converted t2v.ckpt, a stage)")
-    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml")
-    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt")
-    p.add_argument("--sd_scale_factor", type=float, default=0.18215)
+    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml", help="VAE YAML/config.json or folder")
+    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt",
+                   help="VAE weights (tools/model_conversion/convert_vae.py)")
+    p.add_argument("--sd_scale_factor", type=float, default=0.18215, help="latents = VAE sample x this")
     add_bool_flag(p, "--enable_flash_attention", False, "Ascend only")
     add_bool_flag(p, "--use_recompute", False, "per-block recompute (the original's --gradient_checkpointing)")
     add_bool_flag(p, "--jit", True, "compile the train step (loss + gradients) as one MindSpore graph (several "
@@ -52,31 +61,14 @@ def build_parser():
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16")
     p.add_argument("--amp_level", default="O2", help="accepted for compatibility")
     # optimisation
-    p.add_argument("--optim", default="adamw", choices=["adamw", "adam"])
-    p.add_argument("--betas", type=float, nargs=2, default=[0.9, 0.999])
-    p.add_argument("--optim_eps", type=float, default=1e-8)
-    p.add_argument("--weight_decay", type=float, default=1e-2)
-    p.add_argument("--scheduler", default="constant", choices=["constant", "cosine_decay"])
-    p.add_argument("--start_learning_rate", type=float, default=2e-5)
-    p.add_argument("--end_learning_rate", type=float, default=2e-5)
-    p.add_argument("--warmup_steps", type=int, default=0)
-    p.add_argument("--batch_size", type=int, default=1)
-    p.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--train_steps", type=int, default=0, help="optimizer steps to run (overrides --epochs when > 0)")
-    p.add_argument("--init_loss_scale", type=float, default=1.0)
-    p.add_argument("--loss_scale_factor", type=float, default=2.0)
-    p.add_argument("--scale_window", type=int, default=2000)
-    add_bool_flag(p, "--clip_grad", False, "clip the gradient global norm to --max_grad_norm")
-    p.add_argument("--max_grad_norm", type=float, default=1.0)
+    add_optimization_flags(p, end_learning_rate=2e-5)
+    p.add_argument("--start_learning_rate", type=float, default=2e-5, help="learning rate (after the warm-up)")
     p.add_argument("--timestep_range", type=int, nargs=2, default=[0, 1000], metavar=("LOW", "HIGH"),
                    help="train on t ~ U[LOW, HIGH) (added; the original: 0 1000). A narrower range focuses a phase "
                    "of training on some noise levels, e.g. 500 1000 on the steps that lay out a frame")
     p.add_argument("--x0_weight_cap", type=float, default=0.0,
                    help="weight the MSE of step t by min(max(1/SNR_t, 1), CAP), an x0-space loss at high noise (added; "
                    "0, the original: every t alike). Trains the layout that the high-noise steps decide")
-    add_bool_flag(p, "--use_ema", False, "keep an EMA of the weights (saved as ema.* in train_state)")
-    p.add_argument("--ema_decay", type=float, default=0.9999)
     add_run_flags(p, "outputs/latte_train", "write a sample video every N steps (0: never)")
     p.add_argument(
         "--sample_steps", default="250", help="respaced sampling chain of those videos: '250', 'ddim20', ..."

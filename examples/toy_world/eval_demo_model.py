@@ -18,14 +18,15 @@ import sys
 import numpy as np
 
 from opensora.dataset.video_io import count_frames, read_video_clip
+from opensora.utils.config import HelpFormatter
 from toy_world.shape_motion import score_video
 from toy_world.toy_shapes import caption, split_combinations
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--config", required=True, help="infer_diffusion.py run settings of a toy-world model")
-    p.add_argument("--output_path", default="outputs/demo_eval")
+    p.add_argument("--output_path", default="outputs/demo_eval", help="videos, scores.json, contact sheet go here")
     p.add_argument("--held_in_videos", type=int, default=1, help="videos per held-in combination (40)")
     p.add_argument("--held_out_videos", type=int, default=2, help="videos per held-out combination (8)")
     p.add_argument("--seed", type=int, default=0, help="prompt k is sampled with seed + k")

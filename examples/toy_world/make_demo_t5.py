@@ -18,6 +18,7 @@ import tempfile
 import numpy as np
 from safetensors.numpy import save_file
 
+from opensora.utils.config import HelpFormatter
 from toy_world.toy_shapes import all_combinations, caption
 
 # T5 v1.1 layout (gated-gelu), sized for the demo: ~60 k parameters
@@ -113,11 +114,15 @@ def t5_weights(config, vocab_size, seed):
     return w
 
 
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--output_dir", default="assets/demo_model/t5", help="tokenizer, config.json and weights go here")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random encoder weights")
+    return p
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output_dir", default="assets/demo_model/t5")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     # every caption of the toy world (held-out ones too: a tokenizer only needs the words, which all appear
     # in training captions anyway)
     sentences = sorted({caption(*c) for c in all_combinations()})

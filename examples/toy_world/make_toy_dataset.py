@@ -14,17 +14,19 @@ import os
 from tqdm import tqdm
 
 from opensora.dataset.video_io import write_video
+from opensora.utils.config import HelpFormatter
 from toy_world.toy_shapes import make_clips, split_combinations
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output_dir", default="datasets/toy_shapes")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--output_dir", default="datasets/toy_shapes", help="videos and csvs go here")
     p.add_argument("--clips_per_combination", type=int, default=25, help="training clips per held-in combination")
-    p.add_argument("--eval_clips_per_combination", type=int, default=2)
-    p.add_argument("--num_frames", type=int, default=17)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval_clips_per_combination", type=int, default=2,
+                   help="held-in/held-out evaluation clips per combination")
+    p.add_argument("--num_frames", type=int, default=17, help="frames per clip")
+    p.add_argument("--size", type=int, default=64, help="frame size in pixels")
+    p.add_argument("--seed", type=int, default=0, help="seed of the rendered motions")
     return p
 
 

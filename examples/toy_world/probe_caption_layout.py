@@ -20,6 +20,7 @@ import sys
 import numpy as np
 import yaml
 
+from opensora.utils.config import HelpFormatter
 from opensora.utils.errors import UserError, run_main
 
 # the keys of examples/toy_world/configs/t2v_demo.yaml (infer_diffusion.py flags) that the probe reads
@@ -35,13 +36,14 @@ RUN_SETTINGS = (
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--config", required=True, help="infer_diffusion.py run settings of a toy-world model")
     p.add_argument("--checkpoint", default=None, help="LatteT2V weights (default: the config's checkpoint)")
-    p.add_argument("--timesteps", type=int, nargs="+", default=[300, 500, 600, 700, 800, 900])
+    p.add_argument("--timesteps", type=int, nargs="+", default=[300, 500, 600, 700, 800, 900],
+                   help="noise levels t to probe")
     p.add_argument("--clips_per_combination", type=int, default=2, help="fresh clips of each of the 40 held-in ones")
     p.add_argument("--noise_draws", type=int, default=8, help="noise draws averaged per clip and t")
-    p.add_argument("--seed", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=3000, help="seed of the rendered clips and noise")
     p.add_argument("--output_json", default=None, help="also write the table here")
     return p
 

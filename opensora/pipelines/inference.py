@@ -11,6 +11,7 @@ from ..utils.errors import UserError, make_output_dir
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8  # the causal VAE 488: 4x time (frame 0 kept), 8x space
 PNDM_MIN_STEPS = 4
+DEFAULT_OUTPUT_PATH = "samples"
 
 
 def make_run_dir(output_path):
@@ -50,6 +51,9 @@ class InferenceSetup:
         if args.decode_latents:
             if not args.input_latents_dir:
                 raise UserError("--decode_latents needs --input_latents_dir (a folder written by --save_latents)")
+            if not os.path.isdir(args.input_latents_dir):
+                raise UserError(f"--input_latents_dir {args.input_latents_dir}: folder not found (write it with "
+                                "--save_latents)")
         else:
             self.cache = load_embed_cache(args.text_embed_cache) if args.text_embed_cache else None
             self.captions = list(self.cache["captions"]) if self.cache else read_captions(args.captions)
@@ -58,11 +62,10 @@ class InferenceSetup:
                 self.checkpoint, "--checkpoint", "convert the release with tools/model_conversion/convert_latte.py"
             )
             self.t5_dir = args.t5_model_dir or args.t5_cache_folder
-            if self.cache is None and not os.path.isdir(self.t5_dir):
-                raise UserError(
-                    f"--t5_model_dir {self.t5_dir}: folder not found (a Hugging Face T5 folder, e.g. "
-                    "DeepFloyd/t5-v1_1-xxl)"
-                )
+            if self.cache is None:
+                from ..models.text_encoder.embedder import require_t5_folder
+
+                require_t5_folder(self.t5_dir, "--t5_model_dir" if args.t5_model_dir else "--t5_cache_folder")
         if not args.save_latents:
             if not os.path.isdir(args.vae_config):
                 _require_file(args.vae_config, "--vae_config", "use configs/ae/causal_vae_488.yaml")
@@ -71,9 +74,14 @@ class InferenceSetup:
                     "--vae_checkpoint",
                     "convert the release with tools/model_conversion/convert_vae.py",
                 )
-        self.run_dir = make_run_dir(args.output_path)
+        if args.decode_latents and not args.output_path:  # the videos go beside the latents they come from
+            self.run_dir = make_output_dir(args.input_latents_dir, "--input_latents_dir")
+            config_name = "decode_config.yaml"  # the first stage's config.yaml stays
+        else:
+            self.run_dir = make_run_dir(args.output_path or DEFAULT_OUTPUT_PATH)
+            config_name = "config.yaml"
         self.logger = setup_logger(self.run_dir)
-        save_config(args, self.run_dir)
+        save_config(args, self.run_dir, name=config_name)
 
     # ------------------------------------------------------------------ checks
     def _latte_config_path(self):

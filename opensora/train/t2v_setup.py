@@ -29,6 +29,26 @@ def null_text_embedding(args):
         return z["negative_text_emb"][0].astype(np.float32), z["negative_mask"][0].astype(np.int32)
 
 
+def check_input_files(args):
+    """The checkpoints and configs of a run exist, each missing one named with its flag and how to make it."""
+    def require(path, flag, fix):
+        if not os.path.exists(path):
+            raise UserError(f"{flag} {path}: not found; {fix}")
+
+    if args.pretrained_model_path:
+        require(args.pretrained_model_path, "--pretrained_model_path",
+                "convert the release (or Latte's t2v.pt) with python tools/model_conversion/convert_latte.py "
+                f"--src <downloaded file> --target {args.pretrained_model_path}")
+    if args.model_config:
+        require(args.model_config, "--model_config", "give the LatteT2V config.json of the release")
+    if not args.vae_latent_folder:
+        require(args.vae_config, "--vae_config", "use configs/ae/causal_vae_488.yaml or a released VAE folder")
+        if args.vae_checkpoint:
+            require(args.vae_checkpoint, "--vae_checkpoint",
+                    "convert the release with python tools/model_conversion/convert_vae.py --src "
+                    f"<diffusion_pytorch_model.safetensors> --target {args.vae_checkpoint}")
+
+
 class T2VTraining:
     def __init__(self, args):
         from ..dataset.t2v_dataset import TextVideoDataset
@@ -53,9 +73,7 @@ class T2VTraining:
         make_output_dir(args.output_path)
         self.logger = setup_logger(args.output_path, rank=self.rank)
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
-
-        self.latte = self._build_latte()
-        self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
+        check_input_files(args)  # every file the models need, before any model is built
         diffusion = create_diffusion("")
         low, high = args.timestep_range
         if not 0 <= low < high <= diffusion.num_timesteps:
@@ -64,6 +82,9 @@ class T2VTraining:
             mse_weights(diffusion.alphas_cumprod, args.x0_weight_cap)
         except ValueError as err:
             raise UserError(f"--x0_weight_cap {args.x0_weight_cap}: {err}") from err
+
+        self.latte = self._build_latte()
+        self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
         self.task = DiffusionTrainingTask(self._compute_model(), self.vae, diffusion, args.sd_scale_factor,
                                           args.use_image_num, self.dtype, graph=args.jit, timestep_range=(low, high),
                                           x0_weight_cap=args.x0_weight_cap)

@@ -27,6 +27,10 @@ def str2bool(value):
     raise argparse.ArgumentTypeError(f"expected a boolean (True/False), got {value!r}")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Every entry script's `-h`: the module docstring as written, and each flag's default after its help."""
+
+
 def add_bool_flag(parser, name, default, help):
     """`--name` alone means True; `--name False` is accepted too, as in the original scripts."""
     parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, help=help)
@@ -41,14 +45,51 @@ def add_common_flags(parser):
 
 def add_run_flags(parser, output_path, sample_help):
     """Flags every training script shares: outputs, checkpoints, logging, samples, resume, seed, data parallel."""
-    parser.add_argument("--output_path", default=output_path)
+    parser.add_argument("--output_path", default=output_path, help="checkpoints, logs, curves and samples go here")
     parser.add_argument("--ckpt_save_interval", type=int, default=100, help="save every N optimizer steps")
-    parser.add_argument("--ckpt_max_keep", type=int, default=10)
-    parser.add_argument("--log_interval", type=int, default=1)
+    parser.add_argument("--ckpt_max_keep", type=int, default=10, help="checkpoints kept (older ones are removed)")
+    parser.add_argument("--log_interval", type=int, default=1, help="print the losses every N optimizer steps")
     parser.add_argument("--sample_interval", type=int, default=0, help=sample_help)
     parser.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
-    parser.add_argument("--seed", type=int, default=3407)
+    parser.add_argument("--seed", type=int, default=3407, help="seed of the data order, noise and initialisation")
     add_bool_flag(parser, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
+
+
+# Defaults of the optimisation flags both trainers share; each script overrides the ones its original differs in.
+OPTIMIZATION_DEFAULTS = dict(optim="adamw", betas=(0.9, 0.999), weight_decay=1e-2, scheduler="constant",
+                             end_learning_rate=0.0, batch_size=1, epochs=1, init_loss_scale=1.0)
+
+
+def add_optimization_flags(parser, **defaults):
+    """Optimizer, schedule, batch, loss-scale, clipping and EMA flags, shared by train.py and train_diffusion.py.
+    `defaults` overrides OPTIMIZATION_DEFAULTS (e.g. the VAE's Adam with betas 0.5 0.9)."""
+    d = {**OPTIMIZATION_DEFAULTS, **defaults}
+    parser.add_argument("--optim", default=d["optim"], choices=["adamw", "adam"],
+                        help="adamw: decoupled weight decay (torch AdamW); adam: decay added to the gradient")
+    parser.add_argument("--betas", type=float, nargs=2, default=list(d["betas"]), help="Adam(W) beta1 beta2")
+    parser.add_argument("--optim_eps", type=float, default=1e-8, help="Adam(W) epsilon")
+    parser.add_argument("--weight_decay", type=float, default=d["weight_decay"], help="weight decay")
+    parser.add_argument("--scheduler", default=d["scheduler"], choices=["constant", "cosine_decay"],
+                        help="learning-rate schedule after the warm-up")
+    parser.add_argument("--end_learning_rate", type=float, default=d["end_learning_rate"],
+                        help="cosine_decay's final learning rate")
+    parser.add_argument("--warmup_steps", type=int, default=0, help="linear warm-up steps (any scheduler)")
+    parser.add_argument("--batch_size", type=int, default=d["batch_size"], help="clips per step and rank")
+    parser.add_argument("--gradient_accumulation_steps", type=int, default=1,
+                        help="micro-batches summed into one optimizer step")
+    parser.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the data (see --train_steps)")
+    parser.add_argument("--train_steps", type=int, default=0,
+                        help="optimizer steps to run (overrides --epochs when > 0)")
+    parser.add_argument("--init_loss_scale", type=float, default=d["init_loss_scale"],
+                        help="fp16: initial dynamic loss scale")
+    parser.add_argument("--loss_scale_factor", type=float, default=2.0,
+                        help="fp16: the loss scale is divided by this on overflow, multiplied after --scale_window")
+    parser.add_argument("--scale_window", type=int, default=2000,
+                        help="fp16: overflow-free steps before the loss scale grows")
+    add_bool_flag(parser, "--clip_grad", False, "clip the gradient global norm (each optimizer's) to --max_grad_norm")
+    parser.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping threshold")
+    add_bool_flag(parser, "--use_ema", False, "keep an exponential moving average of the weights (in train_state)")
+    parser.add_argument("--ema_decay", type=float, default=0.9999, help="EMA decay per optimizer step")
 
 
 def load_yaml_config(path, valid_keys):

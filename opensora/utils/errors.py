@@ -7,6 +7,15 @@ class UserError(Exception):
     """An error caused by input the user controls (a file, a flag, a config key)."""
 
 
+def error_reason(err, limit=200):
+    """The informative part of an exception's text: MindSpore's start with banner lines ('-----',
+    '- Kernel select failed:'); take the first lines after them (at most `limit` characters)."""
+    lines = [line.strip() for line in str(err).splitlines()]
+    useful = [line for line in lines if line and not set(line) <= set("-= ") and not line.startswith("- ")]
+    text = " ".join(useful[:2]) or type(err).__name__
+    return text[:limit]
+
+
 def run_main(main, argv=None):
     """Run `main(argv)`; print a `UserError` as one line and exit 2 (re-raise with --debug)."""
     argv = sys.argv[1:] if argv is None else argv

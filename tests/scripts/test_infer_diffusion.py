@@ -49,6 +49,14 @@ def test_two_stage_equals_one_stage_and_seed_determinism(tmp_path, tiny_t2v_mode
     a = read_video_clip(os.path.join(run_dir_of(tmp_path / "one"), name + ".gif"), 17, 1)
     b = read_video_clip(os.path.join(run_dir_of(tmp_path / "s2"), name + ".gif"), 17, 1)
     np.testing.assert_array_equal(a, b)
+    beside = t2v_args(tiny_t2v_models, tmp_path / "unused", *common, "--decode_latents", "--input_latents_dir",
+                      latents_dir)
+    i = beside.index("--output_path")
+    del beside[i:i + 2]  # no --output_path: the videos go beside the latents
+    stage2b = run_script(beside)
+    assert stage2b.returncode == 0, stage2b.stderr
+    np.testing.assert_array_equal(read_video_clip(os.path.join(latents_dir, name + ".gif"), 17, 1), a)
+    assert os.path.isfile(os.path.join(latents_dir, "decode_config.yaml")) and not os.path.exists(tmp_path / "unused")
     other_seed = run_script(t2v_args(tiny_t2v_models, tmp_path / "s3", *common, "--save_latents", "--seed", "7"))
     assert other_seed.returncode == 0
     assert not np.array_equal(np.load(os.path.join(latents_dir, name + ".npy")),
@@ -63,6 +71,9 @@ def test_two_stage_equals_one_stage_and_seed_determinism(tmp_path, tiny_t2v_mode
     (["--checkpoint", "nope.ckpt"], "--checkpoint 'nope.ckpt': file not found"),
     (["--captions", "  "], "--captions: prompt 0 is empty"),
     (["--sample_method", "PNDM", "--sampling_steps", "3"], "--sampling_steps 3: PNDM needs at least 4"),
+    (["--t5_model_dir", "nowhere/t5"], "--t5_model_dir nowhere/t5: not found; download https://huggingface.co/"),
+    (["--t5_model_dir", "", "--t5_cache_folder", "nowhere/t5"], "--t5_cache_folder nowhere/t5: not found"),
+    (["--decode_latents", "--input_latents_dir", "nowhere"], "--input_latents_dir nowhere: folder not found"),
 ])
 def test_bad_input(tmp_path, tiny_t2v_models, flags, expected):
     result = run_script(t2v_args(tiny_t2v_models, tmp_path / "o", *flags))

@@ -336,3 +336,13 @@ def test_x0_weight_cap_reaches_the_loss_and_a_bad_cap_is_refused(tmp_path, train
     np.testing.assert_array_equal(weighted.task.loss.mse_weight.asnumpy(), mse_weights(abar, 200.0))
     with pytest.raises(UserError, match="--x0_weight_cap 0.5"):
         make_run(train_data, tmp_path / "b", x0_weight_cap=0.5)
+
+
+def test_missing_checkpoint_names_the_flag_and_the_conversion_command(tmp_path, train_data):
+    """Checked with the data, before any model is built."""
+    result = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "1", "--pretrained_model_path",
+                                   str(tmp_path / "t2v.ckpt")))
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert "--pretrained_model_path" in line and "tools/model_conversion/convert_latte.py" in line, line
+    assert "Traceback" not in result.stderr and "tensors from" not in result.stderr

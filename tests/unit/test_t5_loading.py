@@ -152,6 +152,21 @@ def test_annotation_errors(tmp_path, content, expected):
     assert result.returncode == 2 and expected in result.stderr
 
 
+def test_missing_t5_folder_is_named_with_the_fix(tmp_path):
+    """Checked before anything is built: not transformers' 'cannot connect to huggingface.co' for a local path."""
+    missing = str(tmp_path / "t5-v1_1-xxl")
+    result = run_script(["infer_t5.py", "--captions", "x", "--t5_model_dir", missing])
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"--t5_model_dir {missing}: not found" in line and "DeepFloyd/t5-v1_1-xxl" in line, line
+    assert "config.json" in line and "spiece.model" in line, line  # how the folder should look
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    result = run_script(["infer_t5.py", "--captions", "x", "--t5_model_dir", str(empty)])
+    assert result.returncode == 2 and "no tokenizer (spiece.model or tokenizer.json)" in result.stderr, result.stderr
+
+
 def test_bf16_refused_on_cpu(tmp_path):
     result = run_script(["infer_t5.py", "--captions", "x", "--t5_model_dir", HF, "--dtype", "bf16"])
     assert result.returncode == 2 and "--dtype bf16: the CPU backend has no bf16 kernels" in result.stderr

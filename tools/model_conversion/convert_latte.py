@@ -17,13 +17,14 @@ from mindspore.nn.utils import no_init_parameters
 
 from opensora.io import convert_for_model, format_report
 from opensora.models.diffusion.latte import LatteT2V
+from opensora.utils.config import HelpFormatter
 from opensora.utils.errors import UserError, run_main
 
 DEFAULT_CONFIG = "configs/diffusion/model/latte_t2v_17x256x256.json"
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--src", "-s", required=True, help="source checkpoint (.safetensors, .pt, .bin, .ckpt)")
     parser.add_argument("--target", "-t", required=True, help="output MindSpore checkpoint (.ckpt)")
     parser.add_argument("--model_config", default="",

@@ -14,11 +14,12 @@ import importlib.util
 import os
 import sys
 
+from opensora.utils.config import HelpFormatter
 from opensora.utils.errors import UserError, run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--vgg", required=True, help="VGG16 ImageNet weights (torchvision vgg16-397923af.pth)")
     p.add_argument("--heads", default="", help="LPIPS v0.1 vgg heads (default: from the installed lpips package)")
     p.add_argument("--target", default="models/ae/lpips_vgg-426bf45c.ckpt", help="output .ckpt")

@@ -12,11 +12,12 @@ biases are copied. The report lists every 3-D parameter left at its init (none f
 import argparse
 import sys
 
+from opensora.utils.config import HelpFormatter
 from opensora.utils.errors import run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--src", required=True, help="2-D VAE checkpoint (.safetensors, .ckpt, .pt/.pth/.bin)")
     p.add_argument("--target", default="models/causal_vae_488_init.ckpt", help="output .ckpt (the training "
                    "config's `pretrained`)")

@@ -1,6 +1,7 @@
 """Captions -> T5 embeddings and masks, as Open-Sora-Plan v1.0.0 prepares them."""
 
 import html
+import os
 import re
 import urllib.parse as ul
 
@@ -116,6 +117,24 @@ def warn_truncated(tokenizer, texts, max_length, logger):
             )
 
 
+T5_FOLDER_LAYOUT = ("a Hugging Face T5 folder: config.json, spiece.model or tokenizer.json, and model.safetensors "
+                    "(or shards + index, or pytorch_model*.bin)")
+TOKENIZER_FILES = ("spiece.model", "tokenizer.json")
+
+
+def require_t5_folder(model_dir, flag="--t5_model_dir"):
+    """A missing folder is named as such (transformers would report it as a failed hub download)."""
+    if not model_dir or not os.path.isdir(model_dir):
+        raise UserError(f"{flag} {model_dir or '(empty)'}: not found; download "
+                        f"https://huggingface.co/DeepFloyd/t5-v1_1-xxl there ({T5_FOLDER_LAYOUT})")
+    if not os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise UserError(f"{flag} {model_dir}: no config.json in it; expected {T5_FOLDER_LAYOUT}")
+    if not any(os.path.isfile(os.path.join(model_dir, name)) for name in TOKENIZER_FILES):
+        raise UserError(f"{flag} {model_dir}: no tokenizer ({' or '.join(TOKENIZER_FILES)}); expected "
+                        f"{T5_FOLDER_LAYOUT}")
+    return model_dir
+
+
 class T5Embedder:
     """Tokenizer + T5 encoder from one Hugging Face folder (offline).
 
@@ -123,6 +142,7 @@ class T5Embedder:
     """
 
     def __init__(self, model_dir, max_length=120, dtype=ms.float32, use_clean_caption=True, logger=None):
+        require_t5_folder(model_dir)
         from transformers import AutoTokenizer
 
         self.logger = logger or get_logger()
@@ -135,14 +155,13 @@ class T5Embedder:
         self.model = load_t5_encoder(model_dir, dtype, self.logger)
         self.max_length = max_length
         self.use_clean_caption = use_clean_caption and clean_caption_available()
-        self.logger.info(
-            "caption preprocessing: "
-            + (
-                "clean_caption x2 (ftfy + bs4)"
-                if self.use_clean_caption
-                else "lower-case + strip (install ftfy and beautifulsoup4 for the original's clean_caption)"
-            )
-        )
+        if self.use_clean_caption:
+            how = "clean_caption x2 (ftfy + bs4)"
+        elif use_clean_caption:  # asked for, but the packages are missing
+            how = "lower-case + strip (install ftfy and beautifulsoup4 for the original's clean_caption)"
+        else:
+            how = "lower-case + strip (as the original's inference)"
+        self.logger.info(f"caption preprocessing: {how}")
 
     def tokenize(self, captions):
         texts = [preprocess_caption(c, self.use_clean_caption) for c in captions]
