@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from opensora.utils.config import HelpFormatter, add_bool_flag, add_common_flags, parse_args
+from opensora.utils.config import HelpFormatter, add_bool_flag, add_common_flags, given_on_command_line, parse_args
 from opensora.utils.errors import run_main
 
 
@@ -61,7 +61,7 @@ def build_parser():
     )
     p.add_argument("--sd_scale_factor", type=float, default=0.18215, help="latents = VAE sample x this")
     p.add_argument(
-        "--sample_method", default="PNDM", help="PNDM (default), DDIM, DDPM, EulerDiscrete, ... (see README)"
+        "--sample_method", default="PNDM", help="PNDM, DDIM, DDPM, EulerDiscrete, ... (see README)"
     )
     add_bool_flag(p, "--ddim_sampling", False, "compatibility: same as --sample_method DDIM")
     p.add_argument("--sampling_steps", type=int, default=50, help="sampler steps (PNDM adds warm-up model calls)")
@@ -87,7 +87,7 @@ def build_parser():
     add_bool_flag(p, "--decode_latents", False, "decode the .npy latents of --input_latents_dir (stage 2 of 2)")
     p.add_argument("--input_latents_dir", default="", help="with --decode_latents: the folder --save_latents wrote")
     p.add_argument("--output_path", default="", help="a time-stamped run folder is created inside (empty: "
-                   "samples/, or with --decode_latents the latents' own folder)")
+                   "samples/); --decode_latents without this flag writes into --input_latents_dir")
     p.add_argument("--fps", type=int, default=8, help="frame rate of the written videos")
     p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"], help="video format")
     return p
@@ -102,6 +102,8 @@ def stage(logger, name, start):
 def main(argv):
     # 1. config
     args = parse_args(build_parser(), argv)
+    if args.decode_latents and not given_on_command_line(argv, "--output_path"):
+        args.output_path = ""  # the videos go beside the latents (a --config's output_path is stage 1's)
     from opensora.pipelines.inference import InferenceSetup
 
     setup = InferenceSetup(args)  # validates every path and flag before any model is built

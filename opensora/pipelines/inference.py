@@ -11,6 +11,7 @@ from ..utils.errors import UserError, make_output_dir
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8  # the causal VAE 488: 4x time (frame 0 kept), 8x space
 PNDM_MIN_STEPS = 4
+JIT_COMPILE_TIME = "~5 s on CPU for the demo model, longer for LatteT2V-XL"
 DEFAULT_OUTPUT_PATH = "samples"
 
 
@@ -181,8 +182,10 @@ class InferenceSetup:
             import mindspore as ms
 
             latte.construct = ms.jit(latte.construct)
-            self.logger.info("LatteT2V forward compiled as one graph (--jit)")
+            self.logger.info(f"compiling the LatteT2V forward graph (--jit; first step; {JIT_COMPILE_TIME})")
         pipe = self._pipeline(transformer=latte, scheduler=SAMPLERS[self.sample_method]())
+        pipe.scheduler.set_timesteps(args.sampling_steps)
+        self.logger.info(f"sampler {pipe.scheduler.describe_calls(args.sampling_steps)} per batch")
         names, captions, latents = [], [], []
         for b, (batch, pe, ne) in enumerate(embeds):
             rng = np.random.default_rng(args.seed + b)  # one stream per batch: a prompt's video depends on its batch

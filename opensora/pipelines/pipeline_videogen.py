@@ -98,7 +98,8 @@ class VideoGenPipeline:
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(timesteps, desc="sampling", unit="step")
+            # the bar counts model calls; PNDM's warm-up makes them more than num_inference_steps
+            iterator = tqdm(timesteps, desc=self.scheduler.describe_calls(num_inference_steps), unit="call")
         for i, t in enumerate(iterator):
             model_in = np.concatenate([latents, latents], 0) if cfg else latents
             model_in = self.scheduler.scale_model_input(model_in, t)

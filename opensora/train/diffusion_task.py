@@ -24,7 +24,10 @@ class DiffusionTrainingTask:
 
     def grad_fn(self, params):
         """The Trainer's gradient function: compiled when `graph`, else None (PyNative value_and_grad)."""
-        return GraphGradStep(self.loss, params) if self.graph else None
+        if not self.graph:
+            return None
+        return GraphGradStep(self.loss, params, "LatteT2V train step (loss + gradients)",
+                             "~10-20 s on CPU for the tiny and demo models, longer for larger ones")
 
     def encode(self, batch, rngs):
         """Videos (and images, each as a 1-frame clip) -> latents (B, 4, T' [+ n], h, w), outside the gradient.

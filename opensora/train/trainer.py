@@ -11,11 +11,14 @@ from ..utils.errors import UserError
 class GraphGradStep(nn.Cell):
     """`Trainer`'s gradient function, compiled: (scale, *inputs) -> ((loss * scale, loss, *aux), grads).
 
-    `loss_cell(*inputs)` returns a loss or a tuple (loss, *tensors to report)."""
+    `loss_cell(*inputs)` returns a loss or a tuple (loss, *tensors to report); `label` and `compile_time` name
+    the graph in the line the Trainer logs before the first call, which compiles it (a pause with no output)."""
 
-    def __init__(self, loss_cell, params):
+    def __init__(self, loss_cell, params, label="train step", compile_time=""):
         super().__init__(auto_prefix=False)  # parameter names stay the model's own
         self.loss_cell = loss_cell
+        when = f"first step; {compile_time}" if compile_time else "first step"
+        self.compile_note = f"compiling the {label} graph ({when})"
         self.grad_fn = ms.value_and_grad(self.scaled, None, ms.ParameterTuple(params), has_aux=True)
 
     def scaled(self, scale, *inputs):
@@ -90,10 +93,16 @@ class Trainer:
 
             grad_fn = ms.value_and_grad(scaled_loss, None, self.params, has_aux=True)
         self._grad_fn = grad_fn
+        self._compile_note = getattr(grad_fn, "compile_note", None)  # logged once, before the compiling call
 
     def step(self, lr, *inputs):
         """One micro-batch; the optimizer steps every `accumulation_steps` calls. Returns a log dict."""
         scale = ms.Tensor(self.scaler.scale, ms.float32)
+        if self._compile_note:
+            from ..utils.logger import get_logger
+
+            get_logger().info(self._compile_note)
+            self._compile_note = None
         (_, loss, *aux), grads = self._grad_fn(scale, *inputs)
         grads = [g / scale for g in grads]
         if self.grad_reducer is not None:

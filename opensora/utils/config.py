@@ -39,7 +39,7 @@ def add_bool_flag(parser, name, default, help):
 def add_common_flags(parser):
     parser.add_argument("--config", "-c", default="", help="YAML of run settings; its keys are these flags")
     add_bool_flag(parser, "--debug", False, "show full stack traces instead of one-line errors")
-    parser.add_argument("--mode", type=int, default=1, help="MindSpore mode: 0 graph, 1 PyNative (default)")
+    parser.add_argument("--mode", type=int, default=1, help="MindSpore mode: 0 graph, 1 PyNative")
     parser.add_argument("--device_target", default="CPU", choices=["CPU", "Ascend", "GPU"], help="MindSpore backend")
 
 
@@ -126,6 +126,11 @@ def parse_args(parser, argv=None):
         cfg = load_yaml_config(pre.config, valid)
         parser.set_defaults(**cfg)
     return parser.parse_args(argv)
+
+
+def given_on_command_line(argv, flag):
+    """Whether `flag` was typed (`--flag value` or `--flag=value`), not taken from its default or a YAML."""
+    return any(a == flag or a.startswith(flag + "=") for a in argv or ())
 
 
 def save_config(args, output_dir, name=CONFIG_FILE_NAME):

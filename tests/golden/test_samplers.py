@@ -98,3 +98,16 @@ def test_heun_and_kdpm2_take_two_calls_per_step():
         sched = SAMPLERS[name]()
         sched.set_timesteps(10)
         assert len(sched.timesteps) == 19 and sched.order == 2
+
+
+def test_progress_label_explains_the_model_calls():
+    """The sampling bar counts model calls; its label says why PNDM's exceed --sampling_steps."""
+    labels = {}
+    for name, skip in (("PNDM", False), ("PNDM", True), ("HeunDiscrete", False), ("DDIM", False)):
+        sched = SAMPLERS[name](skip_prk_steps=True) if skip else SAMPLERS[name]()
+        sched.set_timesteps(50)
+        labels[name, skip] = sched.describe_calls(50)
+        assert labels[name, skip].endswith(f"{len(sched.timesteps)} model calls" if name != "DDIM" else "50 steps")
+    assert labels["PNDM", False] == "PNDM: 50 steps + 9 warm-up = 59 model calls"
+    assert labels["PNDM", True] == "PNDM: 50 steps + 1 warm-up = 51 model calls"
+    assert labels["HeunDiscrete", False] == "HeunDiscrete: 50 steps + 49 second-order = 99 model calls"

@@ -50,3 +50,23 @@ def test_every_flag_has_a_help_line_and_its_default(script):
     for action in parser._actions:
         if action.default not in (None, "", argparse.SUPPRESS) and action.option_strings[0] != "-h":
             assert f"(default: {action.default})" in " ".join(text.split()), action.option_strings[0]
+
+
+def test_readme_tells_a_newcomer_what_the_demo_and_the_tests_need():
+    """The venv to activate, the test suite's duration and `make check`, the demo model's whole vocabulary and what
+    `make demo-vae` shows; no command whose last line ends in a dangling `\\`."""
+    import re
+
+    from conftest import REPO
+    from toy_world.toy_shapes import COLOURS, MOTIONS, SHAPES
+
+    text = open(os.path.join(REPO, "README.md")).read()
+    flat = " ".join(text.split())
+    assert ". .venv/bin/activate" in text and "make check" in text and "about 12 minutes on a 2-core CPU" in text
+    for word in [*COLOURS, *SHAPES, *MOTIONS]:
+        assert f"`{word}`" in flat, word
+    assert "make demo-vae" in text and "~11 dB" in text
+    for block in re.findall(r"^```[^\n`]*\n(.*?)^```", text, flags=re.S | re.M):
+        lines = block.rstrip("\n").split("\n")
+        dangling = [a for a, b in zip(lines, lines[1:] + [""]) if a.rstrip().endswith("\\") and not b.strip()]
+        assert not dangling, dangling

@@ -28,6 +28,8 @@ def test_end_to_end_mp4_and_odd_prompts(tmp_path, tiny_t2v_models):
     assert read_video_clip(os.path.join(run, videos[0]), 17, 1).shape == (17, 64, 64, 3)
     assert "[stage] T5 text encoding" in result.stdout and "[stage] denoising" in result.stdout
     assert "[stage] VAE decoding" in result.stdout and "peak RSS" in result.stdout
+    assert "sampler PNDM: 5 steps + 9 warm-up = 14 model calls" in result.stdout  # why the bar shows 14
+    assert "PNDM: 5 steps + 9 warm-up = 14 model calls" in result.stderr  # the bar's own label
     assert os.path.isfile(os.path.join(run, "config.yaml"))
 
 
@@ -52,8 +54,10 @@ def test_two_stage_equals_one_stage_and_seed_determinism(tmp_path, tiny_t2v_mode
     beside = t2v_args(tiny_t2v_models, tmp_path / "unused", *common, "--decode_latents", "--input_latents_dir",
                       latents_dir)
     i = beside.index("--output_path")
-    del beside[i:i + 2]  # no --output_path: the videos go beside the latents
-    stage2b = run_script(beside)
+    del beside[i:i + 2]  # no --output_path flag: the videos go beside the latents
+    run_yaml = tmp_path / "run.yaml"  # as the README's two stages: one --config whose output_path is stage 1's
+    run_yaml.write_text(f"output_path: {tmp_path / 'unused'}\n")
+    stage2b = run_script(beside + ["--config", str(run_yaml)])
     assert stage2b.returncode == 0, stage2b.stderr
     np.testing.assert_array_equal(read_video_clip(os.path.join(latents_dir, name + ".gif"), 17, 1), a)
     assert os.path.isfile(os.path.join(latents_dir, "decode_config.yaml")) and not os.path.exists(tmp_path / "unused")
@@ -111,7 +115,8 @@ def test_compiled_transformer_gives_the_pynative_latents(tmp_path, tiny_t2v_mode
     eager = run_script(t2v_args(tiny_t2v_models, tmp_path / "eager", *common))
     compiled = run_script(t2v_args(tiny_t2v_models, tmp_path / "jit", *common, "--jit", "True"))
     assert eager.returncode == 0 and compiled.returncode == 0, compiled.stderr[-2000:]
-    assert "compiled as one graph" in compiled.stdout and "compiled as one graph" not in eager.stdout
+    note = "compiling the LatteT2V forward graph (--jit; first step; ~5 s on CPU"  # said before the pause
+    assert note in compiled.stdout and "compiling" not in eager.stdout
     for name in ("000-a dog on the beach.npy", "001-a cat.npy"):
         a = np.load(os.path.join(run_dir_of(tmp_path / "eager"), name))
         b = np.load(os.path.join(run_dir_of(tmp_path / "jit"), name))

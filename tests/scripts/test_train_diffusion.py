@@ -266,6 +266,8 @@ def test_compiled_step_with_recompute_and_pynative_agree(tmp_path, train_data):
             train_args(train_data, tmp_path / name, "--train_steps", "2", "--ckpt_save_interval", "2", *flags)
         )
         assert result.returncode == 0, result.stderr
+        compiling = "compiling the LatteT2V train step (loss + gradients) graph (first step; ~10-20 s on CPU"
+        assert (compiling in result.stdout) == (name == "recompute") and result.stdout.count("compiling") <= 1
     a, b = weights(tmp_path / "recompute", 2), weights(tmp_path / "pynative", 2)
     # A key bias has an exactly zero true gradient (softmax ignores a shift shared by all keys); Adam turns its
     # float noise into steps of about lr whose sign differs between the two runs, so those are not compared.
@@ -346,3 +348,9 @@ def test_missing_checkpoint_names_the_flag_and_the_conversion_command(tmp_path, 
     line = result.stderr.strip().splitlines()[-1]
     assert "--pretrained_model_path" in line and "tools/model_conversion/convert_latte.py" in line, line
     assert "Traceback" not in result.stderr and "tensors from" not in result.stderr
+    missing_vae = tmp_path / "vae.ckpt"
+    result = run_script(train_args(train_data, tmp_path / "o2", "--train_steps", "1", "--vae_checkpoint",
+                                   str(missing_vae)))
+    assert result.returncode == 2
+    assert f"--vae_checkpoint {missing_vae}: not found; convert the release with python " \
+           "tools/model_conversion/convert_vae.py" in result.stderr, result.stderr

@@ -40,19 +40,3 @@ def test_error_reason_skips_mindspore_banners():
     text = "\n-----\n- Kernel select failed:\n-----\nSelect CPU operator[Conv2D] fail!\nsupported: Float32\n- C++"
     assert error_reason(RuntimeError(text)) == "Select CPU operator[Conv2D] fail! supported: Float32"
     assert error_reason(ValueError("")) == "ValueError"
-
-
-def test_caption_cleaning_hint_only_when_the_cleaner_is_asked_for_and_missing(caplog, monkeypatch):
-    """The 'install ftfy' hint is for a user who asked for clean_caption without the packages, not for everyone."""
-    import logging
-
-    from opensora.models.text_encoder import embedder as emb
-    from tests.conftest import fixture_path
-
-    logger = logging.getLogger("hint-test")
-    for asked, available, hint in ((False, True, False), (True, True, False), (True, False, True)):
-        monkeypatch.setattr(emb, "clean_caption_available", lambda available=available: available)
-        with caplog.at_level(logging.INFO, logger="hint-test"):
-            caplog.clear()
-            emb.T5Embedder(fixture_path("t5_tiny", "hf"), 16, use_clean_caption=asked, logger=logger)
-        assert ("install ftfy" in caplog.text) == hint, (asked, available, caplog.text)

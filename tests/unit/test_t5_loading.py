@@ -152,6 +152,21 @@ def test_annotation_errors(tmp_path, content, expected):
     assert result.returncode == 2 and expected in result.stderr
 
 
+def test_caption_cleaning_hint_only_when_the_cleaner_is_asked_for_and_missing(caplog, monkeypatch):
+    """The 'install ftfy' hint is for a user who asked for clean_caption without the packages, not for everyone."""
+    import logging
+
+    from opensora.models.text_encoder import embedder as emb
+
+    logger = logging.getLogger("hint-test")
+    for asked, available, hint in ((False, True, False), (True, True, False), (True, False, True)):
+        monkeypatch.setattr(emb, "clean_caption_available", lambda available=available: available)
+        with caplog.at_level(logging.INFO, logger="hint-test"):
+            caplog.clear()
+            emb.T5Embedder(HF, 16, use_clean_caption=asked, logger=logger)
+        assert ("install ftfy" in caplog.text) == hint, (asked, available, caplog.text)
+
+
 def test_missing_t5_folder_is_named_with_the_fix(tmp_path):
     """Checked before anything is built: not transformers' 'cannot connect to huggingface.co' for a local path."""
     missing = str(tmp_path / "t5-v1_1-xxl")

@@ -87,6 +87,16 @@ class Scheduler:
         self._step_index = None
 
     init_noise_sigma = 1.0
+    extra_calls = "extra"  # what a sampler's model calls beyond one per step are (PNDM: its warm-up)
+
+    def describe_calls(self, num_inference_steps):
+        """The progress bar's label after `set_timesteps`: it counts model calls (one per entry of `timesteps`),
+        which is more than --sampling_steps for PNDM (warm-up) and the second-order samplers."""
+        name, calls = type(self).__name__.replace("Scheduler", ""), len(self.timesteps)
+        if calls == num_inference_steps:
+            return f"{name}: {calls} steps"
+        extra = calls - num_inference_steps
+        return f"{name}: {num_inference_steps} steps + {extra} {self.extra_calls} = {calls} model calls"
 
     def scale_model_input(self, sample, timestep=None):
         return sample

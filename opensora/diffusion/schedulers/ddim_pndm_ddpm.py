@@ -58,6 +58,7 @@ class PNDMScheduler(Scheduler):
 
     defaults = dict(COMMON, skip_prk_steps=False, set_alpha_to_one=False)
     pndm_order = 4
+    extra_calls = "warm-up"  # the Runge-Kutta start: 4 calls for each of the first 3 steps
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

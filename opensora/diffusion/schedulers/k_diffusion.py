@@ -89,6 +89,7 @@ class HeunDiscreteScheduler(_SigmaScheduler):
     """Heun (order 2: two model calls per step); its own default betas 0.00085..0.012."""
 
     order = 2
+    extra_calls = "second-order"  # two model calls per step but the last
     defaults = dict(K_COMMON, beta_start=0.00085, beta_end=0.012, use_karras_sigmas=False, clip_sample=False,
                     clip_sample_range=1.0)
 
@@ -130,6 +131,7 @@ class KDPM2AncestralDiscreteScheduler(_SigmaScheduler):
     """DPM-Solver-2 with ancestral noise (order 2, stochastic); default betas 0.00085..0.012."""
 
     order = 2
+    extra_calls = "second-order"  # two model calls per step but the last
     defaults = dict(K_COMMON, beta_start=0.00085, beta_end=0.012, use_karras_sigmas=False)
 
     def set_timesteps(self, num_inference_steps):
