@@ -27,7 +27,7 @@ def build_parser():
     p.add_argument("--csv_path", default="", help="csv whose first column is a path (relative to --data_path)")
     p.add_argument("--dataset_name", default="video", choices=["video", "image"], help="what --data_path holds")
     p.add_argument("--output_path", default="samples/vae_recons", help="reconstructions and metrics.json go here")
-    p.add_argument("--num_frames", type=int, default=17, help="frames per clip; 4k+1 for the causal VAE")
+    p.add_argument("--num_frames", type=int, default=17, help="frames per clip; 4k+1 (the WF-VAE requires it)")
     p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
     p.add_argument("--size", type=int, default=256, help="resize the short side to this")
     p.add_argument("--crop_size", type=int, default=256, help="center crop to this square")
@@ -55,6 +55,7 @@ def main(argv):
     from opensora.utils.ms_utils import init_context, resolve_dtype
 
     dtype = resolve_dtype(args.dtype, args.device_target)
+    check_clip_size(args)
     paths = list_media(args.data_path, args.dataset_name, args.csv_path)
     clips = VAEClips(paths, args.dataset_name, args.num_frames, args.frame_stride, args.size, args.crop_size)
     clips.preflight()
@@ -78,6 +79,16 @@ def main(argv):
     # 4. run and 5. summary (metrics.json beside the videos)
     pipeline.run(paths, clips.load)
     return 0
+
+
+def check_clip_size(args):
+    """Sizes the autoencoder reconstructs whole, checked before anything is built (the WF-VAE's rule)."""
+    from opensora.models.ae import detect_family
+    from opensora.models.ae.wfvae.config import check_clip_size as check_wfvae_clip
+
+    family = detect_family(args.ae_path or args.model_config)
+    if family == "WFVAEModel" or args.ae.startswith("WFVAEModel"):
+        check_wfvae_clip(1 if args.dataset_name == "image" else args.num_frames, args.crop_size, args.crop_size)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,62 @@ def test_reconstruction_pipeline_as_a_library_reproduces_the_original():
     pipeline = ReconstructionPipeline(settings, setup_logger(None))
     x = load_fixture("causalvae_tiny", "input.npy")
     assert_close(pipeline.reconstruct(x), load_fixture("causalvae_tiny", "dec.npy"), 1e-4, 1e-4, "dec")
+
+
+WFVAE = fixture_path("wfvae_tiny", "ln_release")
+
+
+def test_wfvae_convert_merged_ckpt_then_reconstruct_videos_and_images(tmp_path):
+    """The v1.3 release's layout: config.json + merged.ckpt. The converter reads the config beside --src."""
+    ckpt = str(tmp_path / "wfvae.ckpt")
+    conv = run_script(["tools/model_conversion/convert_vae.py", "--src", os.path.join(WFVAE, "merged.ckpt"),
+                       "--target", ckpt])
+    assert conv.returncode == 0, conv.stderr
+    assert "a WFVAEModel checkpoint" in conv.stdout and "missing 0" in conv.stdout
+    runs = {}
+    for name, flags in {"whole": [], "tiled": ["--enable_tiling"]}.items():
+        out = tmp_path / name
+        result = run_script(["infer_ae.py", "--model_config", os.path.join(WFVAE, "config.json"), "--ckpt_path",
+                             ckpt, "--data_path", CLIPS, "--num_frames", "9", "--size", "48", "--crop_size", "48",
+                             "--output_path", str(out), *flags])
+        assert result.returncode == 0, result.stderr
+        runs[name] = json.load(open(out / "metrics.json"))
+        assert runs[name]["num_clips"] == 2 and os.path.isfile(out / "001-bikes.mp4")
+    # LayerNorm has no statistics across chunks: tiling changes nothing but rounding
+    assert abs(runs["whole"]["mean_psnr"] - runs["tiled"]["mean_psnr"]) < 1e-3
+    images = tmp_path / "images"
+    images.mkdir()
+    import cv2
+    from skimage import data
+
+    cv2.imwrite(str(images / "astronaut.png"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    result = run_script(["infer_ae.py", "--ae_path", WFVAE, "--ae", "WFVAEModel_D8_4x8x8", "--data_path", str(images),
+                         "--dataset_name", "image", "--size", "64", "--crop_size", "64", "--output_path",
+                         str(tmp_path / "img")])
+    assert result.returncode == 0, result.stderr
+    assert json.load(open(tmp_path / "img" / "metrics.json"))["num_clips"] == 1
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--num_frames", "7"], "--num_frames 7: the WF-VAE takes 4k+1 frames (1 for images), e.g. 5 or 9"),
+    (["--crop_size", "36", "--size", "36"], "--crop_size 36: the WF-VAE needs sides that are multiples of 8"),
+    (["--time_chunk_frames", "9"], "--time_chunk_frames: the WF-VAE chunks time with its causal cache"),
+    (["--ae", "CausalVAEModel"], "describes a WFVAEModel; pass the matching --ae"),
+])
+def test_wfvae_bad_input_is_one_line_error(tmp_path, flags, expected):
+    args = ["infer_ae.py", "--model_config", WFVAE, "--data_path", CLIPS, "--size", "32", "--crop_size", "32",
+            "--num_frames", "5", "--output_path", str(tmp_path / "o")] + flags
+    result = run_script(args)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("[WARNING]")]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_convert_vae_reads_the_config_beside_src_like_convert_latte(tmp_path):
+    """Without --model_config the causal VAE's config.json next to the weights is the architecture (no 488
+    default that would mis-shape a tiny model)."""
+    result = run_script(["tools/model_conversion/convert_vae.py", "--src",
+                         os.path.join(TINY, "diffusion_pytorch_model.safetensors"), "--target",
+                         str(tmp_path / "vae.ckpt")])
+    assert result.returncode == 0, result.stderr
+    assert "converted 244 / dropped 0 (loss.*) / missing 0" in result.stdout

@@ -18,8 +18,9 @@ DEFAULT_FAMILY = "CausalVAEModel"
 def families():
     """family name -> model class (imported here, so that importing this module builds nothing)."""
     from .causal_vae.model import CausalVAEModel
+    from .wfvae.model import WFVAEModel
 
-    return {"CausalVAEModel": CausalVAEModel}
+    return {"CausalVAEModel": CausalVAEModel, "WFVAEModel": WFVAEModel}
 
 
 def family_of_name(name):
