@@ -1,6 +1,8 @@
-"""Train the causal video VAE (Open-Sora-Plan v1.0.0 CausalVAEModel with LPIPSWithDiscriminator).
+"""Train the causal video VAE (Open-Sora-Plan v1.0.0 CausalVAEModel with LPIPSWithDiscriminator), or the v1.3
+WF-VAE (WFVAEModel with LPIPSWithDiscriminator3D) when --model_config is a WF-VAE config.json or folder.
 
     python train.py --config configs/ae/training/causal_vae_video.yaml
+    python train.py --config configs/ae/training/wfvae_d8.yaml
 
 Loss: L1 + LPIPS reconstruction NLL, KL (kl_weight), and -- with --use_discriminator -- a PatchGAN hinge loss with
 the original's adaptive weight from `disc_start` (in optimizer steps, two per batch, as the original).
@@ -36,6 +38,14 @@ def build_parser():
     p.add_argument("--disc_start", type=int, default=None, help="override lossconfig.disc_start (optimizer steps)")
     p.add_argument("--perceptual_weight", type=float, default=None,
                    help="override lossconfig.perceptual_weight (0: no LPIPS, no VGG16 weights needed)")
+    p.add_argument("--disc_weight", type=float, default=None,
+                   help="override the adaptive GAN weight's factor (lossconfig.disc_weight; WF-VAE default 0.5)")
+    p.add_argument("--kl_weight", type=float, default=None, help="override the KL weight (WF-VAE default 1e-6)")
+    p.add_argument("--logvar_init", type=float, default=None, help="override the NLL's fixed logvar (default 0)")
+    p.add_argument("--loss_type", default=None, choices=["l1", "l2"], help="WF-VAE pixel loss (default l1)")
+    add_bool_flag(p, "--wavelet_loss", False, "WF-VAE: the original's wavelet term (always 0 in v1.3.1: its forward "
+                  "returns no coefficients)")
+    p.add_argument("--wavelet_weight", type=float, default=None, help="WF-VAE wavelet term weight (default 0.1)")
     p.add_argument("--lpips_ckpt_path", default="models/ae/lpips_vgg-426bf45c.ckpt",
                    help="LPIPS VGG16 trunk + heads (tools/model_conversion/convert_lpips.py)")
     add_bool_flag(p, "--use_recompute", False, "recompute each encoder/decoder level in the backward pass")
@@ -67,9 +77,7 @@ def build_parser():
 def main(argv):
     # 1. config
     args = parse_args(build_parser(), argv)
-    from opensora.train.vae_setup import VAETraining
-
-    run = VAETraining(args)  # checks data, builds models, restores state
+    run = training_for(args)(args)  # checks data, builds models, restores state
     if run.rank == 0:
         save_config(args, args.output_path)
 
@@ -83,6 +91,24 @@ def main(argv):
                "output": args.output_path}
     write_summary(run, args, summary)
     return 0
+
+
+def training_for(args):
+    """The family of --model_config (causal VAE YAML / config.json, or a WF-VAE config.json or folder)."""
+    from opensora.models.ae import detect_family
+    from opensora.utils.errors import UserError
+
+    if detect_family(args.model_config) == "WFVAEModel":
+        from opensora.train.wfvae_setup import WFVAETraining
+
+        return WFVAETraining
+    given = [f"--{k}" for k in ("loss_type", "wavelet_weight") if getattr(args, k) is not None]
+    if given or args.wavelet_loss:
+        raise UserError(f"{' '.join(given or ['--wavelet_loss'])}: WF-VAE loss options; --model_config "
+                        f"{args.model_config} is a causal VAE")
+    from opensora.train.vae_setup import VAETraining
+
+    return VAETraining
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ class KernelChoices:
     tile_before_multiply: tile (N, 1, D) operands to (N, L, D) before an elementwise multiply (a broadcasting
         multiply is ~4x slower on CPU).
     tanh_in_fp64: compute tanh in fp64 where fp32 tanh is inaccurate (the decoder NLL's log(1 - cdf)).
+    exp_in_fp64: compute exp in fp64 where fp32 exp is inaccurate (CPU: up to 5.5e-6 relative, biased low; torch
+        2e-7): the VAE posterior's std/var/KL and the VAE losses' NLL.
     pad_by_concat: zero-pad by concatenating zeros (ops.pad's gradient is wrong from the second compiled CPU
         training step on).
     taps_by_reshape: take stride-2 time taps by reshape instead of step-2 slices (CPU StridedSliceGrad fails).
@@ -40,6 +42,7 @@ class KernelChoices:
     gelu_as_sigmoid: bool
     tile_before_multiply: bool
     tanh_in_fp64: bool
+    exp_in_fp64: bool
     pad_by_concat: bool
     taps_by_reshape: bool
     flash_attention: bool
@@ -47,11 +50,11 @@ class KernelChoices:
 
 _CPU = KernelChoices(
     backend="CPU", causal_conv="folded", folded_max_channels=256, folded_chunk_elements=64 * 1024 * 1024,
-    gelu_as_sigmoid=True, tile_before_multiply=True, tanh_in_fp64=True, pad_by_concat=True, taps_by_reshape=True,
-    flash_attention=False,
+    gelu_as_sigmoid=True, tile_before_multiply=True, tanh_in_fp64=True, exp_in_fp64=True, pad_by_concat=True,
+    taps_by_reshape=True, flash_attention=False,
 )
 _FUSED = dict(causal_conv="conv3d", gelu_as_sigmoid=False, tile_before_multiply=False, tanh_in_fp64=False,
-              pad_by_concat=False, taps_by_reshape=False)
+              exp_in_fp64=False, pad_by_concat=False, taps_by_reshape=False)
 KERNELS = {
     "CPU": _CPU,
     "Ascend": dataclasses.replace(_CPU, backend="Ascend", flash_attention=True, **_FUSED),

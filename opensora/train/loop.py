@@ -73,7 +73,8 @@ def plot_step_log(output_path, title):
 
     with open(os.path.join(output_path, LOG_FILE)) as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    keys = [k for k in rows[-1] if k not in NOT_PLOTTED]
+    # every term any step logged, in first-seen order (the WF-VAE alternates generator and discriminator terms)
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in NOT_PLOTTED]
     return plot_curves(os.path.join(output_path, "loss_curves.png"), [r["step"] for r in rows],
                        {k: [r.get(k) for r in rows] for k in keys}, title=title)
 

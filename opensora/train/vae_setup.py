@@ -1,4 +1,5 @@
-"""Everything train.py builds: clips, the causal VAE, LPIPSWithDiscriminator, the two optimizers, state, resume."""
+"""Everything train.py builds: clips, the causal VAE, LPIPSWithDiscriminator, the two optimizers, state, resume.
+The v1.3 WF-VAE's variant (its loss, its one-optimizer-step-per-batch schedule) is wfvae_setup.py."""
 
 import os
 
@@ -13,7 +14,6 @@ class VAETraining:
     def __init__(self, args):
         from ..dataset.vae_dataset import VAEClips, list_media
         from ..utils.logger import setup_logger
-        from .vae_task import VAETrainingTask
 
         self.args = args
         self.rank, self.world_size, self.dtype = start_training(args)
@@ -31,7 +31,7 @@ class VAETraining:
 
         self.vae = self._build_vae()
         self.loss = self._build_loss()
-        self.task = VAETrainingTask(self.vae, self.loss, graph=args.jit)
+        self.task = self._build_task()
         self.lr = args.base_learning_rate * (args.batch_size * args.gradient_accumulation_steps * self.world_size
                                              if args.scale_lr else 1)
         self.trainer = self._build_trainer(self.vae.trainable_params(), self.task.generator,
@@ -39,7 +39,8 @@ class VAETraining:
         self.disc_trainer = None
         if self.loss.discriminator is not None:
             self.disc_trainer = self._build_trainer(self.loss.discriminator.trainable_params(),
-                                                    self.task.discriminator, False, ema=False)
+                                                    self.task.discriminator, False, ema=False,
+                                                    args=self.discriminator_args())
         steps_per_epoch = max(1, len(self.clips) // self.global_batch // args.gradient_accumulation_steps)
         self.total_steps = args.train_steps or args.epochs * steps_per_epoch
         self.step, self.epoch, self.position = 0, 0, 0
@@ -80,8 +81,9 @@ class VAETraining:
         params = load_loss_config(args.model_config)
         if args.perceptual_weight is not None:
             params["perceptual_weight"] = args.perceptual_weight
-        if args.disc_start is not None:
-            params["disc_start"] = args.disc_start
+        for key in ("disc_start", "disc_weight", "kl_weight", "logvar_init"):
+            if getattr(args, key) is not None:
+                params[key] = getattr(args, key)
         try:
             loss = LPIPSWithDiscriminator(**params, use_discriminator=args.use_discriminator)
         except TypeError as err:
@@ -94,10 +96,19 @@ class VAETraining:
         self.logger.info(f"loss: {params}, discriminator {'on' if args.use_discriminator else 'off'}")
         return loss
 
-    def _build_trainer(self, params, loss_fn, dynamic_scale, ema=True):
+    def _build_task(self):
+        from .vae_task import VAETrainingTask
+
+        return VAETrainingTask(self.vae, self.loss, graph=self.args.jit)
+
+    def discriminator_args(self):
+        """The discriminator optimizer's flags: the generator's (the original port uses one optimizer config)."""
+        return self.args
+
+    def _build_trainer(self, params, loss_fn, dynamic_scale, ema=True, args=None):
         from .trainer import trainer_from_args
 
-        return trainer_from_args(self.args, params, loss_fn, self.lr, self.world_size, dynamic_scale, ema,
+        return trainer_from_args(args or self.args, params, loss_fn, self.lr, self.world_size, dynamic_scale, ema,
                                  grad_fn=self.task.grad_fn(loss_fn, params))
 
     # ------------------------------------------------------------------ data

@@ -14,7 +14,9 @@ decoder's last layer.
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..backend import kernel_choices
 from ..models.ae.losses import fold_frames
+from ..models.fast_ops import accurate_exp
 from .trainer import GraphGradStep
 
 
@@ -24,14 +26,15 @@ class Reconstruct(nn.Cell):
     def __init__(self, vae):
         super().__init__(auto_prefix=False)  # parameter names stay the model's own
         self.vae = vae
+        self.exp_in_fp64 = kernel_choices().exp_in_fp64  # decided once: the compiled graph cannot ask the context
 
     def construct(self, video, noise):
         vae = self.vae
         moments = vae.encode_moments(video).astype(ms.float32)
         mean, logvar = ops.chunk(moments, 2, axis=1)
         logvar = ops.clamp(logvar, -30.0, 20.0)  # DiagonalGaussianDistribution, inlined for graph mode
-        z = mean + ops.exp(0.5 * logvar) * noise
-        kl = 0.5 * (ops.pow(mean, 2) + ops.exp(logvar) - 1.0 - logvar).sum(axis=(1, 2, 3))
+        z = mean + accurate_exp(0.5 * logvar, self.exp_in_fp64) * noise
+        kl = 0.5 * (ops.pow(mean, 2) + accurate_exp(logvar, self.exp_in_fp64) - 1.0 - logvar).sum(axis=(1, 2, 3))
         return vae.decoder.features(vae.post_quant_conv(z.astype(video.dtype))), kl
 
 

@@ -12,9 +12,10 @@ from tests.conftest import fixture_path
 def test_cpu_and_ascend_answers():
     cpu, ascend = kernel_choices("CPU"), kernel_choices("Ascend")
     assert cpu.causal_conv == "folded" and cpu.gelu_as_sigmoid and cpu.tile_before_multiply and cpu.tanh_in_fp64
+    assert cpu.exp_in_fp64
     assert ascend.causal_conv == "conv3d" and ascend.flash_attention
     assert not (ascend.gelu_as_sigmoid or ascend.tile_before_multiply or ascend.tanh_in_fp64
-                or ascend.pad_by_concat or ascend.taps_by_reshape)
+                or ascend.exp_in_fp64 or ascend.pad_by_concat or ascend.taps_by_reshape)
     assert kernel_choices() == cpu  # the tests run on the CPU backend
     with pytest.raises(ValueError, match="unknown MindSpore backend"):
         kernel_choices("TPU")
@@ -53,3 +54,15 @@ def test_elementwise_forms_compute_the_same():
     np.testing.assert_allclose(gelu_tanh(ms.Tensor(x), as_sigmoid=False).asnumpy(), ref, atol=5e-4)
     v = ms.Tensor(np.arange(6, dtype=np.float32).reshape(2, 1, 3))
     assert tile_to(v, (2, 4, 3)).shape == (2, 4, 3) and tile_to(v, (2, 4, 3), tile=False).shape == (2, 1, 3)
+
+
+def test_accurate_exp_is_fp64_exp_rounded_to_fp32_where_the_backend_asks():
+    """MindSpore's CPU fp32 exp is off by up to 5.5e-6 relative (biased low); the fp64 route by one rounding."""
+    from opensora.models.fast_ops import accurate_exp
+
+    x = np.random.RandomState(0).uniform(-30, 20, 20000).astype(np.float32)
+    ref = np.exp(x.astype(np.float64))
+    precise = accurate_exp(ms.Tensor(x), fp64=True).asnumpy()
+    assert precise.dtype == np.float32 and np.max(np.abs(precise - ref) / ref) < 1.2e-7
+    plain = accurate_exp(ms.Tensor(x), fp64=False).asnumpy()  # the kernel as it is (other backends)
+    assert np.max(np.abs(plain - ref) / ref) > 10 * np.max(np.abs(precise - ref) / ref)  # why CPU asks for fp64

@@ -3,6 +3,9 @@
 import numpy as np
 from mindspore import ops
 
+from ...backend import kernel_choices
+from ..fast_ops import accurate_exp
+
 
 class DiagonalGaussianDistribution:
     """`moments` (B, 2*Z, ...) -> mean, logvar clamped to [-30, 20], std, var.
@@ -15,8 +18,9 @@ class DiagonalGaussianDistribution:
         self.mean, logvar = ops.chunk(moments, 2, axis=1)
         self.logvar = ops.clamp(logvar, -30.0, 20.0)
         self.deterministic = deterministic
-        self.std = ops.exp(0.5 * self.logvar)
-        self.var = ops.exp(self.logvar)
+        fp64 = kernel_choices().exp_in_fp64
+        self.std = accurate_exp(0.5 * self.logvar, fp64)
+        self.var = accurate_exp(self.logvar, fp64)
         if deterministic:
             self.std = ops.zeros_like(self.mean)
             self.var = ops.zeros_like(self.mean)

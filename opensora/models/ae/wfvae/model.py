@@ -129,6 +129,10 @@ class Decoder(nn.Cell):
     def forward_with_coeffs(self, z):
         """z (B, latent, T, h, w) -> the video's 3-D Haar bands (B, 24, 2T-1, 4h, 4w) and the decoder's energy-flow
         coefficients (l1 (B, 12, 2T-1, 2h, 2w) after the l2 reconstruction is added, l2 (B, 24, T, h, w))."""
+        last_input, (l1_coeffs, l2_coeffs) = self._features(z)
+        return self.tail(last_input), (l1_coeffs, l2_coeffs)
+
+    def _features(self, z):
         flow = self.energy_flow_hidden_size
         h = self.mid(self.conv_in(z))  # (B, 4 base + E, T, h, w)
         l2_coeffs = self.connect_l2(h[:, -flow:])  # (B, 24, T, h, w)
@@ -138,11 +142,20 @@ class Decoder(nn.Cell):
         l1_coeffs = ops.cat((l1_coeffs[:, :3] + l2, l1_coeffs[:, 3:]), axis=1)
         l1 = self.inverse_wavelet_tranform_l1(l1_coeffs)  # (B, 3, 2T-1, 4h, 4w)
         h = self.layer(self.up1(h[:, :-flow]))  # (B, base, 2T-1, 4h, 4w)
-        h = self.conv_out(nonlinearity(self.norm_out(h)))  # (B, 24, 2T-1, 4h, 4w)
-        return ops.cat((h[:, :3] + l1, h[:, 3:]), axis=1), (l1_coeffs, l2_coeffs)
+        return ops.cat((nonlinearity(self.norm_out(h)), l1), axis=1), (l1_coeffs, l2_coeffs)
+
+    def features(self, z):
+        """Everything up to `conv_out`, as one tensor (B, base + 3, 2T-1, 4h, 4w): its features and, in the last 3
+        channels, the energy-flow skip `l1` added after it. The training loss's adaptive weight re-runs `tail`."""
+        return self._features(z)[0]
+
+    def tail(self, last_input):
+        """conv_out of the features, plus the skip on the low band: -> the video's Haar bands (B, 24, ...)."""
+        h = self.conv_out(last_input[:, :-3])
+        return ops.cat((h[:, :3] + last_input[:, -3:], h[:, 3:]), axis=1)
 
     def construct(self, z):
-        return self.forward_with_coeffs(z)[0]
+        return self.tail(self.features(z))
 
 
 def _cells(parents):
@@ -345,6 +358,11 @@ class WFVAEModel(nn.Cell):
         z = posterior.sample(noise) if sample_posterior else posterior.mode()
         dec, (dec_l1, dec_l2) = self.decoder.forward_with_coeffs(z)
         return inverse_haar_wavelet_3d(dec, _synthesis_filters(dec.dtype)), posterior, (enc_l1, dec_l1, enc_l2, dec_l2)
+
+    def decode_features(self, last_input):
+        """The decoder's `features` output -> video: its tail and the 3-D Haar synthesis (the loss's last layer)."""
+        dec = self.decoder.tail(last_input)
+        return inverse_haar_wavelet_3d(dec, _synthesis_filters(dec.dtype))
 
     def get_last_layer(self):
         """The decoder's last conv weight (the adaptive GAN weight's reference layer)."""
