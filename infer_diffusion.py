@@ -8,7 +8,6 @@
 Stages run one after another and free their model: T5 -> denoising (Latte) -> VAE decoding.
 """
 
-import argparse
 import gc
 import json
 import os
@@ -17,80 +16,14 @@ import time
 
 import numpy as np
 
-from opensora.utils.config import HelpFormatter, add_bool_flag, add_common_flags, given_on_command_line, parse_args
+from opensora.utils.config import given_on_command_line, parse_args
 from opensora.utils.errors import run_main
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_common_flags(p)
-    p.add_argument("--model_version", default="17x256x256", help="folder under models/ with config.json + model.ckpt")
-    p.add_argument(
-        "--model_config", default="", help="LatteT2V config.json (default: models/<model_version>/config.json)"
-    )
-    p.add_argument("--checkpoint", default="", help="Latte weights (default: models/<model_version>/model.ckpt)")
-    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml", help="VAE YAML/config.json or folder")
-    p.add_argument(
-        "--vae_checkpoint",
-        default="models/ae/causal_vae_488.ckpt",
-        help="VAE weights (tools/model_conversion/convert_vae.py)",
-    )
-    p.add_argument("--t5_model_dir", default="", help="Hugging Face T5 folder (tokenizer + weights)")
-    p.add_argument(
-        "--t5_cache_folder", default="models/t5-v1_1-xxl", help="the original port's name for --t5_model_dir"
-    )
-    p.add_argument("--t5_max_length", type=int, default=300, help="prompt tokens (the original pipeline uses 300)")
-    p.add_argument(
-        "--text_embed_cache",
-        default="",
-        help="npz from `infer_t5.py --captions ... --output_path X.npz`: "
-        "its prompts and embeddings replace --captions and the T5 stage",
-    )
-    p.add_argument("--condition", default="text", choices=["text"], help="conditioning (text only, as the original)")
-    p.add_argument("--text_encoder", default="t5", choices=["t5"], help="text encoder (T5 v1.1)")
-    p.add_argument("--clip_checkpoint", default="", help="unused (kept for the original configs)")
-    p.add_argument("--captions", nargs="+", default=["a sunset over the sea"], help="prompts, or one .txt file")
-    p.add_argument(
-        "--negative_prompt", default="", help="prompt guided away from ('' = the empty prompt, as the original)"
-    )
-    p.add_argument(
-        "--num_frames", type=int, default=0, help="frames to generate; must match the checkpoint (0: from it)"
-    )
-    p.add_argument(
-        "--image_size", type=int, default=0, help="frame size in pixels; must match the checkpoint (0: from it)"
-    )
-    p.add_argument("--sd_scale_factor", type=float, default=0.18215, help="latents = VAE sample x this")
-    p.add_argument(
-        "--sample_method", default="PNDM", help="PNDM, DDIM, DDPM, EulerDiscrete, ... (see README)"
-    )
-    add_bool_flag(p, "--ddim_sampling", False, "compatibility: same as --sample_method DDIM")
-    p.add_argument("--sampling_steps", type=int, default=50, help="sampler steps (PNDM adds warm-up model calls)")
-    p.add_argument(
-        "--guidance_scale", type=float, default=7.5, help="classifier-free guidance; <= 1 turns guidance off"
-    )
-    p.add_argument("--seed", type=int, default=42, help="seed of the initial noise (one stream per batch)")
-    p.add_argument("--num_videos_per_prompt", type=int, default=1, help="videos generated for each prompt")
-    p.add_argument("--batch_size", type=int, default=1, help="prompts per denoising batch")
-    p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (norms/softmax fp32) | bf16 (not on CPU)")
-    p.add_argument("--amp_level", default="O2", help="accepted for compatibility; precision is set by --dtype")
-    add_bool_flag(p, "--enable_flash_attention", False, "Ascend only")
-    add_bool_flag(
-        p,
-        "--jit",
-        False,
-        "compile the LatteT2V forward as one MindSpore graph: 2.2-2.6x faster on CPU for "
-        "LatteT2V-XL, ~3x the peak memory (docs/performance.md)",
-    )
-    p.add_argument("--enable_tiling", type=str, default="auto", help="VAE tiling: auto (on above 256 px), True, False")
-    p.add_argument("--tile_overlap_factor", type=float, default=0.25, help="overlap of neighbouring VAE tiles")
-    add_bool_flag(p, "--save_latents", False, "stop after denoising and save latents as .npy (stage 1 of 2)")
-    add_bool_flag(p, "--decode_latents", False, "decode the .npy latents of --input_latents_dir (stage 2 of 2)")
-    p.add_argument("--input_latents_dir", default="", help="with --decode_latents: the folder --save_latents wrote")
-    p.add_argument("--output_path", default="", help="a time-stamped run folder is created inside (empty: "
-                   "samples/); --decode_latents without this flag writes into --input_latents_dir")
-    p.add_argument("--fps", type=int, default=8, help="frame rate of the written videos")
-    p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"], help="video format")
-    return p
+    from opensora.pipelines.inference_flags import build_inference_parser
+
+    return build_inference_parser(__doc__)
 
 
 def stage(logger, name, start):

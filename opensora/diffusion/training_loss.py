@@ -18,29 +18,17 @@ TABLES = ("sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod", "sqrt_recip_al
           "posterior_log_variance_clipped", "log_betas")
 
 
-def mse_weights(alphas_cumprod, x0_weight_cap=0.0):
-    """Per-step weights of the MSE term (float32, one per t): ones, or min(max(1 / SNR_t, 1), cap)."""
-    if x0_weight_cap < 0 or 0 < x0_weight_cap < 1:
-        raise ValueError(f"x0_weight_cap must be 0 (off) or >= 1, got {x0_weight_cap}")
-    if not x0_weight_cap:
-        return np.ones(len(alphas_cumprod), np.float32)
-    inverse_snr = (1.0 - alphas_cumprod) / alphas_cumprod
-    return np.clip(inverse_snr, 1.0, x0_weight_cap).astype(np.float32)
-
-
 class IDDPMLoss(nn.Cell):
     """Args:
         model: LatteT2V (or any cell (x_t, t, encoder_hidden_states, encoder_attention_mask) -> (B, 2C, ...)).
         diffusion: the GaussianDiffusion whose schedule is used (timestep_respacing "").
         use_image_num: images appended to the video frames (joint image-video training), passed to the model.
-        x0_weight_cap: 0 (the original) weights every t alike. C >= 1 multiplies the MSE of step t by
-            min(max(1 / SNR_t, 1), C): at high noise the eps error is SNR_t times the error of the implied x0, so
-            the layout a model predicts there barely moves the plain loss; this weights those steps as an x0 loss
-            would, capped (opt-in, added).
+        mse_weight: None (the original: every t alike) or one multiplier of the MSE term per timestep (added: a
+            per-step weighting such as the demo model's x0-space one, examples/toy_world/loss_weights.py).
     Returns the batch mean of mse + vb, as `training_losses(...)["loss"].mean()`.
     """
 
-    def __init__(self, model, diffusion, use_image_num=0, x0_weight_cap=0.0):
+    def __init__(self, model, diffusion, use_image_num=0, mse_weight=None):
         super().__init__(auto_prefix=False)  # parameter names stay the model's own
         settings = (diffusion.model_mean_type, diffusion.model_var_type, diffusion.loss_type)
         if settings != (ModelMeanType.EPSILON, ModelVarType.LEARNED_RANGE, LossType.MSE):
@@ -49,7 +37,12 @@ class IDDPMLoss(nn.Cell):
         self.fp64_tanh = tanh_needs_fp64()  # decided once: the compiled graph cannot ask the context
         for name in TABLES:  # float64 schedule -> float32 constants, as GaussianDiffusion._extract
             setattr(self, name, ms.Tensor(getattr(diffusion, name).astype(np.float32)))
-        self.mse_weight = ms.Tensor(mse_weights(diffusion.alphas_cumprod, x0_weight_cap))
+        if mse_weight is None:
+            mse_weight = np.ones(diffusion.num_timesteps, np.float32)
+        if np.shape(mse_weight) != (diffusion.num_timesteps,):
+            raise ValueError(f"mse_weight: one weight per timestep ({diffusion.num_timesteps}), got shape "
+                             f"{np.shape(mse_weight)}")
+        self.mse_weight = ms.Tensor(np.asarray(mse_weight, np.float32))
 
     @staticmethod
     def _at(table, t, ndim):

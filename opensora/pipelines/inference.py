@@ -1,4 +1,7 @@
-"""What infer_diffusion.py does, stage by stage, with every input checked before a model is built."""
+"""What infer_diffusion.py does, stage by stage, with every input checked before a model is built.
+
+MindSpore, the models and transformers are imported by the stage that needs them (not at the top): a bad flag or
+file is reported before those imports, in a fraction of a second."""
 
 import gc
 import json
@@ -8,6 +11,7 @@ import time
 import numpy as np
 
 from ..utils.errors import UserError, make_output_dir
+from ..utils.settings import as_settings
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8  # the causal VAE 488: 4x time (frame 0 kept), 8x space
 PNDM_MIN_STEPS = 4
@@ -25,7 +29,13 @@ def make_run_dir(output_path):
 
 
 class InferenceSetup:
+    """Args:
+        args: InferenceSettings (opensora.pipelines.inference_flags) or the parsed flags of infer_diffusion.py."""
+
     def __init__(self, args):
+        from .inference_flags import InferenceSettings
+
+        args = as_settings(InferenceSettings, args)
         from ..diffusion.schedulers import SAMPLERS
         from ..utils.config import save_config
         from ..utils.logger import setup_logger

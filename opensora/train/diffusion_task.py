@@ -12,14 +12,13 @@ from .trainer import GraphGradStep
 
 class DiffusionTrainingTask:
     def __init__(self, latte, vae, diffusion, scale_factor=0.18215, use_image_num=0, dtype=ms.float32, graph=False,
-                 timestep_range=None, x0_weight_cap=0.0):
+                 timestep_range=None, mse_weight=None):
         self.latte, self.vae, self.diffusion = latte, vae, diffusion
         # t ~ U[low, high); the original's [0, num_timesteps) unless a run narrows it (e.g. to the layout steps)
         self.timestep_range = tuple(timestep_range or (0, diffusion.num_timesteps))
         self.scale_factor, self.use_image_num, self.dtype = scale_factor, use_image_num, dtype
-        self.loss = IDDPMLoss(
-            latte, diffusion, use_image_num, x0_weight_cap
-        )  # (latents, t, noise, text, mask) -> mean loss
+        # (latents, t, noise, text, mask) -> mean loss; mse_weight: optional per-timestep MSE multipliers
+        self.loss = IDDPMLoss(latte, diffusion, use_image_num, mse_weight)
         self.graph = graph
 
     def grad_fn(self, params):

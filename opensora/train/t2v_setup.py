@@ -6,8 +6,25 @@ import os
 import mindspore as ms
 import numpy as np
 
+from ..dataset.t2v_dataset import TextVideoDataset
+from ..dataset.video_io import write_video
+from ..diffusion import create_diffusion
+from ..io import load_state_into, net_state
+from ..models.ae import CausalVAEModel
+from ..models.diffusion.latte import LatteT2V
+from ..pipelines.pipeline_videogen import VideoGenPipeline
+from ..utils.amp import apply_precision
+from ..utils.config import save_config
 from ..utils.errors import UserError, make_output_dir
+from ..utils.logger import setup_logger
+from ..utils.settings import as_settings
+from .checkpoint import load_training_state, resolve_resume, save_training_state
+from .diffusion_task import DiffusionTrainingTask
 from .distributed import start_training
+from .loop import train_loop, write_summary
+from .lr_schedule import learning_rate
+from .t2v_flags import T2VTrainSettings
+from .trainer import restore_trainer, trainer_from_args, trainer_state
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8
 
@@ -49,16 +66,32 @@ def check_input_files(args):
                     f"<diffusion_pytorch_model.safetensors> --target {args.vae_checkpoint}")
 
 
-class T2VTraining:
-    def __init__(self, args):
-        from ..dataset.t2v_dataset import TextVideoDataset
-        from ..diffusion import create_diffusion
-        from ..diffusion.training_loss import mse_weights
-        from ..utils.logger import setup_logger
-        from .checkpoint import load_training_state, resolve_resume
-        from .diffusion_task import DiffusionTrainingTask
+def run_t2v_training(args, config_to_save=None, **options):
+    """What train_diffusion.py runs: build (T2VTraining(args, **options)), save the resolved config, train, write
+    the summary. `config_to_save`: the settings to record as config.yaml (default `args`; a caller with options of
+    its own passes its full flags). Returns the summary dict."""
 
-        self.args = args
+    run = T2VTraining(args, **options)  # checks data, builds models, restores state
+    if run.rank == 0:
+        save_config(config_to_save or args, run.args.output_path)
+    last, seconds = train_loop(run, run.args, desc="train")
+    return write_summary(run, run.args, {"steps": run.step, "final_loss": last.get("loss"),
+                                         "seconds": round(seconds, 1), "skipped_samples": run.dataset.bad_samples,
+                                         "output": run.args.output_path})
+
+
+class T2VTraining:
+    """Args:
+        args: T2VTrainSettings (opensora.train.t2v_flags) or the parsed flags of train_diffusion.py.
+        timestep_range: (LOW, HIGH): t ~ U[LOW, HIGH) (default: the original's [0, 1000)).
+        mse_weight: one MSE multiplier per timestep (default: none, as the original); e.g. the demo model's
+            examples/toy_world/loss_weights.py.
+        option_names: what the caller calls these two in its errors (its flags)."""
+
+    def __init__(self, args, timestep_range=None, mse_weight=None,
+                 option_names=("timestep_range", "mse_weight")):
+
+        self.args = args = as_settings(T2VTrainSettings, args)
         self.rank, self.world_size, self.dtype = start_training(args)
         for flag in ("data_file_path", "video_folder", "text_embed_folder"):
             if not getattr(args, flag):
@@ -75,19 +108,18 @@ class T2VTraining:
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
         check_input_files(args)  # every file the models need, before any model is built
         diffusion = create_diffusion("")
-        low, high = args.timestep_range
+        low, high = timestep_range or (0, diffusion.num_timesteps)
         if not 0 <= low < high <= diffusion.num_timesteps:
-            raise UserError(f"--timestep_range {low} {high}: need 0 <= LOW < HIGH <= {diffusion.num_timesteps}")
-        try:  # the loss cell's own rule, checked here to fail before any model is built
-            mse_weights(diffusion.alphas_cumprod, args.x0_weight_cap)
-        except ValueError as err:
-            raise UserError(f"--x0_weight_cap {args.x0_weight_cap}: {err}") from err
+            raise UserError(f"{option_names[0]} {low} {high}: need 0 <= LOW < HIGH <= {diffusion.num_timesteps}")
+        if mse_weight is not None and np.shape(mse_weight) != (diffusion.num_timesteps,):
+            raise UserError(f"{option_names[1]}: one weight per timestep ({diffusion.num_timesteps}) needed, got "
+                            f"shape {np.shape(mse_weight)}")
 
         self.latte = self._build_latte()
         self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
         self.task = DiffusionTrainingTask(self._compute_model(), self.vae, diffusion, args.sd_scale_factor,
                                           args.use_image_num, self.dtype, graph=args.jit, timestep_range=(low, high),
-                                          x0_weight_cap=args.x0_weight_cap)
+                                          mse_weight=mse_weight)
         self.trainer = self._build_trainer()
         self.step, self.epoch, self.position = 0, 0, 0
         self.global_batch = args.batch_size * self.world_size
@@ -96,10 +128,8 @@ class T2VTraining:
         if args.resume:
             folder = resolve_resume(args.resume, self.ckpt_dir)
             model_state, train_state, meta = load_training_state(folder)
-            from ..io import load_state_into
 
             load_state_into(self.latte, model_state, source=folder)
-            from .trainer import restore_trainer
 
             restore_trainer(self.trainer, train_state, meta)
             self.step = meta["step"]
@@ -140,8 +170,6 @@ class T2VTraining:
         return cfg
 
     def _build_latte(self):
-        from ..models.diffusion.latte import LatteT2V
-
         args = self.args
         cfg = self._latte_config()
         size = cfg["sample_size"][0] if isinstance(cfg["sample_size"], list) else cfg["sample_size"]
@@ -170,9 +198,6 @@ class T2VTraining:
         return wrapped
 
     def _build_vae(self):
-        from ..models.ae import CausalVAEModel
-        from ..utils.amp import apply_precision
-
         args = self.args
         checkpoint = args.vae_checkpoint or None
         vae = CausalVAEModel.from_pretrained(args.vae_config, checkpoint=checkpoint, logger=self.logger)
@@ -183,8 +208,6 @@ class T2VTraining:
         return vae
 
     def _build_trainer(self):
-        from .trainer import trainer_from_args
-
         params = self.latte.trainable_params()
         return trainer_from_args(
             self.args,
@@ -198,8 +221,6 @@ class T2VTraining:
 
     def train_step(self):
         """One micro-batch through the trainer; `self.step` counts optimizer updates."""
-        from .lr_schedule import learning_rate
-
         args = self.args
         batch = self.next_batch()
         latents = self.task.encode(batch, self.rngs)
@@ -235,9 +256,6 @@ class T2VTraining:
         """Rank 0 writes (all ranks hold the same weights); other ranks return None."""
         if self.rank != 0:
             return None
-        from ..io import net_state
-        from .checkpoint import save_training_state
-        from .trainer import trainer_state
 
         tensors, meta = trainer_state(self.trainer)
         meta.update(epoch=self.epoch, position=self.position)
@@ -249,9 +267,6 @@ class T2VTraining:
 def write_sample_video(run, step):
     """The original's validation: p_sample_loop over a respaced chain (clip_denoised=False) for the first
     training caption, decoded by the VAE, written as <output_path>/samples/step_XXXXXXXX.mp4."""
-    from ..dataset.video_io import write_video
-    from ..diffusion import create_diffusion
-    from ..pipelines.pipeline_videogen import VideoGenPipeline
 
     args = run.args
     if run.vae is None:

@@ -6,14 +6,29 @@ import os
 import mindspore as ms
 import numpy as np
 
+from ..dataset.vae_dataset import VAEClips, list_media
+from ..dataset.video_io import side_by_side, tensor_to_frames, write_video
+from ..io import load_state_into, net_state
+from ..models.ae import CausalVAEModel
+from ..models.ae.causal_vae.config import load_loss_config
+from ..models.ae.losses import LPIPSWithDiscriminator
 from ..utils.errors import UserError, make_output_dir
+from ..utils.logger import setup_logger
+from ..utils.settings import as_settings
+from .checkpoint import load_training_state, resolve_resume, save_training_state
 from .distributed import start_training
+from .lr_schedule import learning_rate
+from .trainer import restore_trainer, trainer_from_args, trainer_state
+from .vae_flags import VAETrainSettings
+from .vae_task import VAETrainingTask
 
 
 class VAETraining:
+    """Args:
+        args: VAETrainSettings (opensora.train.vae_flags) or the parsed flags of train.py."""
+
     def __init__(self, args):
-        from ..dataset.vae_dataset import VAEClips, list_media
-        from ..utils.logger import setup_logger
+        args = as_settings(VAETrainSettings, args)
 
         self.args = args
         self.rank, self.world_size, self.dtype = start_training(args)
@@ -50,8 +65,6 @@ class VAETraining:
 
     # ------------------------------------------------------------------ building
     def _build_vae(self):
-        from ..models.ae import CausalVAEModel
-
         args = self.args
         if args.pretrained and not os.path.isfile(args.pretrained):
             raise UserError(f"--pretrained {args.pretrained}: file not found; make it from a 2D VAE with "
@@ -74,9 +87,6 @@ class VAETraining:
         return vae
 
     def _build_loss(self):
-        from ..models.ae.causal_vae.config import load_loss_config
-        from ..models.ae.losses import LPIPSWithDiscriminator
-
         args = self.args
         params = load_loss_config(args.model_config)
         if args.perceptual_weight is not None:
@@ -97,8 +107,6 @@ class VAETraining:
         return loss
 
     def _build_task(self):
-        from .vae_task import VAETrainingTask
-
         return VAETrainingTask(self.vae, self.loss, graph=self.args.jit)
 
     def discriminator_args(self):
@@ -106,8 +114,6 @@ class VAETraining:
         return self.args
 
     def _build_trainer(self, params, loss_fn, dynamic_scale, ema=True, args=None):
-        from .trainer import trainer_from_args
-
         return trainer_from_args(args or self.args, params, loss_fn, self.lr, self.world_size, dynamic_scale, ema,
                                  grad_fn=self.task.grad_fn(loss_fn, params))
 
@@ -132,8 +138,6 @@ class VAETraining:
     def train_step(self):
         """Generator step, then (with a discriminator) the discriminator step on the same reconstructions.
         Returns the generator trainer's info with every logged term under "terms"."""
-        from .lr_schedule import learning_rate
-
         args = self.args
         videos, noise = self.next_batch()
         lr = learning_rate(self.step, args.scheduler, self.lr, args.end_learning_rate, args.warmup_steps,
@@ -178,9 +182,6 @@ class VAETraining:
         """Rank 0 writes (all ranks hold the same weights); others return None."""
         if self.rank != 0:
             return None
-        from ..io import net_state
-        from .checkpoint import save_training_state
-        from .trainer import trainer_state
 
         tensors, meta = trainer_state(self.trainer)
         meta.update(epoch=self.epoch, position=self.position)
@@ -191,10 +192,6 @@ class VAETraining:
                                    keep=self.args.ckpt_max_keep)
 
     def _resume(self):
-        from ..io import load_state_into
-        from .checkpoint import load_training_state, resolve_resume
-        from .trainer import restore_trainer
-
         folder = resolve_resume(self.args.resume, self.ckpt_dir)
         model_state, train_state, meta = load_training_state(folder)
         load_state_into(self.vae, model_state, source=folder)
@@ -212,8 +209,6 @@ class VAETraining:
     # ------------------------------------------------------------------ what a person looks at
     def write_sample(self):
         """Source | reconstruction of the last batch's first clip: <output_path>/samples/step_XXXXXXXX.mp4."""
-        from ..dataset.video_io import side_by_side, tensor_to_frames, write_video
-
         videos, recon = self.last_batch
         rec = np.clip(recon.asnumpy()[0], -1.0, 1.0)
         path = os.path.join(self.args.output_path, "samples", f"step_{self.step:08d}.mp4")

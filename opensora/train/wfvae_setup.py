@@ -4,13 +4,20 @@ the generator's otherwise. The loss takes the original's flags (--disc_start, --
 --logvar_init, --perceptual_weight, --loss_type, --wavelet_loss/--wavelet_weight) with the original's defaults;
 the discriminator's AdamW has weight decay 0.01 and gradient clipping at 1.0, as the original hard-codes."""
 
-import argparse
+import dataclasses
 import os
 
 import mindspore as ms
 
+from ..models.ae.losses import LPIPSWithDiscriminator3D
+from ..models.ae.wfvae import WFVAEModel
+from ..utils.amp import apply_precision
 from ..utils.errors import UserError
+from ..utils.settings import as_settings
+from .lr_schedule import learning_rate
+from .vae_flags import VAETrainSettings
 from .vae_setup import VAETraining
+from .wfvae_task import WFVAETrainingTask
 
 # train_causalvae.py's defaults for the loss flags this repo's train.py leaves unset (None)
 ORIGINAL_LOSS_DEFAULTS = dict(disc_start=5, disc_weight=0.5, kl_weight=1e-6, logvar_init=0.0, perceptual_weight=1.0,
@@ -22,6 +29,7 @@ class WFVAETraining(VAETraining):
     curves_title = "WF-VAE training"
 
     def __init__(self, args):
+        args = as_settings(VAETrainSettings, args)
         if args.gradient_accumulation_steps != 1:
             raise UserError(f"--gradient_accumulation_steps {args.gradient_accumulation_steps}: the WF-VAE schedule "
                             "alternates generator and discriminator steps per batch (the original accumulates none); "
@@ -30,8 +38,6 @@ class WFVAETraining(VAETraining):
 
     # ------------------------------------------------------------------ building
     def _build_vae(self):
-        from ..models.ae.wfvae import WFVAEModel
-
         args = self.args
         if args.pretrained and not os.path.isfile(args.pretrained):
             raise UserError(f"--pretrained {args.pretrained}: file not found (a WF-VAE merged.ckpt, safetensors or "
@@ -49,14 +55,11 @@ class WFVAETraining(VAETraining):
                 p.requires_grad = False  # the original's get_encoder() modules left out of the optimizer
             self.logger.info("--freeze_encoder: training the decoder only")
         if self.dtype != ms.float32:  # amp O2 in place: fp16 compute over fp32 master weights, norms in fp32
-            from ..utils.amp import apply_precision
 
             apply_precision(vae, self.dtype)
         return vae
 
     def _build_loss(self):
-        from ..models.ae.losses import LPIPSWithDiscriminator3D
-
         args = self.args
         params = {k: (getattr(args, k) if getattr(args, k) is not None else v)
                   for k, v in ORIGINAL_LOSS_DEFAULTS.items()}
@@ -73,20 +76,16 @@ class WFVAETraining(VAETraining):
         return loss
 
     def _build_task(self):
-        from .wfvae_task import WFVAETrainingTask
-
         return WFVAETrainingTask(self.vae, self.loss, graph=self.args.jit)
 
     def discriminator_args(self):
-        return argparse.Namespace(**{**vars(self.args), "optim": "adamw", "weight_decay": DISC_WEIGHT_DECAY,
+        return dataclasses.replace(self.args, **{"optim": "adamw", "weight_decay": DISC_WEIGHT_DECAY,
                                      "clip_grad": True, "max_grad_norm": DISC_MAX_GRAD_NORM})
 
     # ------------------------------------------------------------------ one step
     def train_step(self):
         """The original's step `current_step` (= self.step): the discriminator's when it is odd and >= disc_start,
         else the generator's. Returns the stepped trainer's info with the logged terms under "terms"."""
-        from .lr_schedule import learning_rate
-
         args = self.args
         videos, noise = self.next_batch()
         lr = learning_rate(self.step, args.scheduler, self.lr, args.end_learning_rate, args.warmup_steps,

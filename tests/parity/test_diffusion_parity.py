@@ -115,9 +115,9 @@ def test_compiled_training_loss_matches_the_original(compiled):
 
 
 def test_x0_weighted_training_loss_weights_each_mse_by_its_capped_inverse_snr():
-    """--x0_weight_cap (added): the loss is mean(w_t * mse + vb) with w_t = min(max(1/SNR_t, 1), cap), the
-    original's per-sample terms otherwise; cap 0 is the original's loss."""
-    from opensora.diffusion.training_loss import mse_weights
+    """IDDPMLoss(mse_weight=...) (added; the demo's --x0_weight_cap table, examples/toy_world/loss_weights.py):
+    the loss is mean(w_t * mse + vb) with the original's per-sample terms; no table is the original's loss."""
+    from toy_world.loss_weights import x0_capped_weights as mse_weights
 
     diffusion = create_diffusion("")
     abar = diffusion.alphas_cumprod
@@ -139,6 +139,6 @@ def test_x0_weighted_training_loss_weights_each_mse_by_its_capped_inverse_snr():
         lambda x, ts, **kw: (output.output,), x_start, ms.Tensor(t_np), model_kwargs={}, noise=noise
     )
     expected = (weights[t_np] * terms["mse"].asnumpy() + terms["vb"].asnumpy()).mean()
-    loss = IDDPMLoss(output, diffusion, x0_weight_cap=1000.0)(x_start, ms.Tensor(t_np), noise, text, mask)
+    loss = IDDPMLoss(output, diffusion, mse_weight=weights)(x_start, ms.Tensor(t_np), noise, text, mask)
     assert_close(loss.asnumpy(), expected, 1e-4, 0, "weighted loss")
     assert expected > 2 * terms["loss"].asnumpy().mean()  # the weights matter for these t

@@ -22,6 +22,7 @@ ENTRY_SCRIPTS = [
     "examples/toy_world/make_demo_t5.py",
     "examples/toy_world/eval_demo_model.py",
     "examples/toy_world/probe_caption_layout.py",
+    "examples/toy_world/train_latte.py",
 ]
 
 

@@ -41,14 +41,14 @@ def test_steps_change_weights_and_resume_is_exact(tmp_path, train_data):
         np.testing.assert_array_equal(ema_a[k], ema_b[k], err_msg=k)
 
 
-def make_run(data, out, **overrides):
+def make_run(data, out, mse_weight=None, timestep_range=None, **overrides):
     from opensora.train.t2v_setup import T2VTraining
     from opensora.utils.config import parse_args
     from train_diffusion import build_parser
 
     args = parse_args(build_parser(), train_args(data, out)[1:])
     vars(args).update(overrides)
-    return T2VTraining(args)
+    return T2VTraining(args, timestep_range=timestep_range, mse_weight=mse_weight)
 
 
 def test_ten_steps_on_one_batch_lower_its_loss(tmp_path, train_data):
@@ -322,22 +322,44 @@ def test_caption_dropout_for_guidance(tmp_path, train_data):
     assert missing.returncode == 2 and "--null_text_embed" in missing.stderr.strip().splitlines()[-1], missing.stderr
 
 
-def test_timestep_range_out_of_bounds_is_one_line(tmp_path, train_data):
-    run = run_script(train_args(train_data, tmp_path / "o", "--train_steps", "1", "--timestep_range", "600", "1200"))
-    assert run.returncode == 2 and "--timestep_range 600 1200" in run.stderr.strip().splitlines()[-1], run.stderr
+def test_demo_training_options_live_in_the_examples_entry(tmp_path, train_data):
+    """--timestep_range / --x0_weight_cap are the demo model's experiments (examples/toy_world/train_latte.py), not
+    train_diffusion.py's flags; out-of-range values are one-line errors naming the flag."""
+    core = run_script(train_args(train_data, tmp_path / "c", "--train_steps", "1", "--x0_weight_cap", "10"))
+    assert core.returncode == 2 and "--x0_weight_cap" in core.stderr, core.stderr[-2000:]
+    toy = ["examples/toy_world/train_latte.py", *train_args(train_data, tmp_path / "o")[1:], "--train_steps", "1"]
+    for flags, message in ((["--timestep_range", "600", "1200"], "--timestep_range 600 1200"),
+                           (["--x0_weight_cap", "0.5"], "--x0_weight_cap 0.5")):
+        run = run_script(toy + flags)
+        assert run.returncode == 2 and message in run.stderr.strip().splitlines()[-1], run.stderr[-2000:]
 
 
-def test_x0_weight_cap_reaches_the_loss_and_a_bad_cap_is_refused(tmp_path, train_data):
+def test_per_timestep_mse_weights_reach_the_loss(tmp_path, train_data):
+    from toy_world.loss_weights import x0_capped_weights
+
     from opensora.diffusion import create_diffusion
-    from opensora.diffusion.training_loss import mse_weights
 
     abar = create_diffusion("").alphas_cumprod
     plain = make_run(train_data, tmp_path / "p")
     np.testing.assert_array_equal(plain.task.loss.mse_weight.asnumpy(), np.ones(1000, np.float32))  # the original
-    weighted = make_run(train_data, tmp_path / "w", x0_weight_cap=200.0)
-    np.testing.assert_array_equal(weighted.task.loss.mse_weight.asnumpy(), mse_weights(abar, 200.0))
-    with pytest.raises(UserError, match="--x0_weight_cap 0.5"):
-        make_run(train_data, tmp_path / "b", x0_weight_cap=0.5)
+    weighted = make_run(train_data, tmp_path / "w", mse_weight=x0_capped_weights(abar, 200.0),
+                        timestep_range=(500, 1000))
+    np.testing.assert_array_equal(weighted.task.loss.mse_weight.asnumpy(), x0_capped_weights(abar, 200.0))
+    assert weighted.task.timestep_range == (500, 1000)
+    with pytest.raises(UserError, match="mse_weight: one weight per timestep"):
+        make_run(train_data, tmp_path / "b", mse_weight=np.ones(10))
+
+
+def test_the_toy_entry_trains_with_its_options_and_records_them(tmp_path, train_data):
+    out = tmp_path / "toy"
+    run = run_script(["examples/toy_world/train_latte.py", *train_args(train_data, out)[1:], "--train_steps", "1",
+                      "--timestep_range", "500", "1000", "--x0_weight_cap", "100"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    import yaml
+
+    saved = yaml.safe_load(open(out / "config.yaml"))
+    assert saved["timestep_range"] == [500, 1000] and saved["x0_weight_cap"] == 100.0
+    assert json.load(open(out / "summary.json"))["steps"] == 1
 
 
 def test_missing_checkpoint_names_the_flag_and_the_conversion_command(tmp_path, train_data):

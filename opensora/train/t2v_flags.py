@@ -1,0 +1,57 @@
+"""The flags of train_diffusion.py, defined once: the parser the script uses and T2VTrainSettings, the typed
+settings T2VTraining takes (opensora.utils.settings)."""
+
+import argparse
+
+from ..utils.config import HelpFormatter, add_bool_flag, add_common_flags, add_optimization_flags, add_run_flags
+from ..utils.settings import settings_class
+
+
+def build_t2v_train_parser(description=""):
+    p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+    add_common_flags(p)
+    # data
+    p.add_argument("--data_file_path", default="", help="annotation .csv (video,caption) or PKU .json")
+    p.add_argument("--video_folder", default="", help="folder the annotation's video paths are relative to")
+    p.add_argument("--text_embed_folder", default="", help="npz files written by infer_t5.py")
+    p.add_argument("--vae_latent_folder", default="", help="posteriors cached by tools/cache_vae_latents.py "
+                   "(no VAE at training time; fixed clip, no flip)")
+    p.add_argument("--cfg", type=float, default=0.0, help="caption dropout for classifier-free guidance: replace a "
+                   "caption by the empty prompt with this probability (later Open-Sora-Plan's --cfg 0.1; v1.0.0: 0)")
+    p.add_argument("--null_text_embed", default="", help="with --cfg: npz of infer_t5.py --captions mode, whose "
+                   "negative_text_emb / negative_mask (of --negative_prompt, default \"\") are the empty prompt")
+    p.add_argument("--video_column", default="video", help="annotation column of the video path")
+    p.add_argument("--caption_column", default="caption", help="annotation column of the caption")
+    add_bool_flag(p, "--filter_nonexistent", False, "accepted; missing files are reported before training instead")
+    add_bool_flag(p, "--disable_flip", True, "no random horizontal flip")
+    p.add_argument("--num_frames", type=int, default=17, help="frames per training clip (4k+1)")
+    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
+    p.add_argument("--image_size", type=int, default=256, help="frame size in pixels (square crop)")
+    p.add_argument("--use_image_num", type=int, default=0, help="images per video for joint image-video training")
+    # model
+    p.add_argument("--model_version", default="LatteT2V-XL/122", help="LatteT2V size when no --model_config is given")
+    p.add_argument("--model_config", default="", help="LatteT2V config.json (default: LatteT2V-XL/122 derived from "
+                   "--image_size and --num_frames)")
+    p.add_argument("--pretrained_model_path", default="", help="weights to start from (converted t2v.ckpt, a stage)")
+    p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml", help="VAE YAML/config.json or folder")
+    p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt",
+                   help="VAE weights (tools/model_conversion/convert_vae.py)")
+    p.add_argument("--sd_scale_factor", type=float, default=0.18215, help="latents = VAE sample x this")
+    add_bool_flag(p, "--enable_flash_attention", False, "Ascend only")
+    add_bool_flag(p, "--use_recompute", False, "per-block recompute (the original's --gradient_checkpointing)")
+    add_bool_flag(p, "--jit", True, "compile the train step (loss + gradients) as one MindSpore graph (several "
+                  "times faster on CPU; False: PyNative, op by op)")
+    p.add_argument("--dtype", default="fp32", help="fp32 | fp16")
+    p.add_argument("--amp_level", default="O2", help="accepted for compatibility")
+    # optimisation
+    add_optimization_flags(p, end_learning_rate=2e-5)
+    p.add_argument("--start_learning_rate", type=float, default=2e-5, help="learning rate (after the warm-up)")
+    add_run_flags(p, "outputs/latte_train", "write a sample video every N steps (0: never)")
+    p.add_argument(
+        "--sample_steps", default="250", help="respaced sampling chain of those videos: '250', 'ddim20', ..."
+    )
+    return p
+
+
+T2VTrainSettings = settings_class("T2VTrainSettings", build_t2v_train_parser(),
+                                  "The flags of train_diffusion.py as typed fields (see python train_diffusion.py -h).")
