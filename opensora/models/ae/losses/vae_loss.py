@@ -23,6 +23,18 @@ def fold_frames(x):
     return x.transpose(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
 
 
+def adaptive_d_weight(loss, inputs, last_input, last_layer, weight):
+    """The original's calculate_adaptive_weight for either VAE loss: clamp(|d nll/dW| / (|d g_loss/dW| + 1e-4), 0,
+    1e4) * disc_weight, W = `weight` of `last_layer`, from `loss._nll_of_last` and `loss._g_of_last` re-run on the
+    detached `last_input`. Returns (d_weight, nll_grad, g_grad)."""
+    last_input = ops.stop_gradient(last_input)
+    nll_grad = ms.grad(loss._nll_of_last, grad_position=None, weights=[weight])(inputs, last_input, last_layer)[0]
+    g_grad = ms.grad(loss._g_of_last, grad_position=None, weights=[weight])(last_input, last_layer)[0]
+    d_weight = ops.norm(nll_grad) / (ops.norm(g_grad) + 1e-4)
+    d_weight = ops.clamp(d_weight, 0.0, 1e4) * loss.disc_weight
+    return ops.stop_gradient(d_weight), nll_grad, g_grad
+
+
 def hinge_d_loss(logits_real, logits_fake):
     return 0.5 * (ops.relu(1.0 - logits_real).mean() + ops.relu(1.0 + logits_fake).mean())
 
@@ -75,13 +87,7 @@ class LPIPSWithDiscriminator(nn.Cell):
         since that weight enters the loss only through that layer. The re-run discriminator leaves its
         BatchNorm running statistics alone (the original computes no extra forward).
         Returns (d_weight, nll_grad, g_grad)."""
-        weight = last_layer.conv.weight
-        last_input = ops.stop_gradient(last_input)
-        nll_grad = ms.grad(self._nll_of_last, grad_position=None, weights=[weight])(inputs, last_input, last_layer)[0]
-        g_grad = ms.grad(self._g_of_last, grad_position=None, weights=[weight])(last_input, last_layer)[0]
-        d_weight = ops.norm(nll_grad) / (ops.norm(g_grad) + 1e-4)
-        d_weight = ops.clamp(d_weight, 0.0, 1e4) * self.disc_weight
-        return ops.stop_gradient(d_weight), nll_grad, g_grad
+        return adaptive_d_weight(self, inputs, last_input, last_layer, last_layer.conv.weight)
 
     def _nll_of_last(self, inputs, last_input, last_layer):
         return self.nll_terms(inputs, fold_frames(last_layer(last_input).astype(ms.float32)))[0]

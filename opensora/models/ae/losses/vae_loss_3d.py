@@ -22,7 +22,7 @@ from ....backend import kernel_choices
 from ...fast_ops import accurate_exp
 from .discriminator import NLayerDiscriminator3D
 from .lpips import LPIPS
-from .vae_loss import fold_frames, hinge_d_loss, vanilla_d_loss
+from .vae_loss import adaptive_d_weight, fold_frames, hinge_d_loss, vanilla_d_loss
 
 PIXEL_LOSSES = ("l1", "l2")
 D_LOSSES = {"hinge": hinge_d_loss, "vanilla": vanilla_d_loss}
@@ -125,13 +125,7 @@ class LPIPSWithDiscriminator3D(nn.Cell):
         extra forward). Returns (d_weight, nll_grad, g_grad).
         """
         weight = _last_weight(last_layer) if last_weight is None else last_weight
-        x = fold_frames(inputs)
-        last_input = ops.stop_gradient(last_input)
-        nll_grad = ms.grad(self._nll_of_last, grad_position=None, weights=[weight])(x, last_input, last_layer)[0]
-        g_grad = ms.grad(self._g_of_last, grad_position=None, weights=[weight])(last_input, last_layer)[0]
-        d_weight = ops.norm(nll_grad) / (ops.norm(g_grad) + 1e-4)
-        d_weight = ops.clamp(d_weight, 0.0, 1e4) * self.disc_weight
-        return ops.stop_gradient(d_weight), nll_grad, g_grad
+        return adaptive_d_weight(self, fold_frames(inputs), last_input, last_layer, weight)
 
     def _nll_of_last(self, inputs, last_input, last_layer):
         return self.nll_terms(inputs, fold_frames(last_layer(last_input).astype(ms.float32)))[0]
