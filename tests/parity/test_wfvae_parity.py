@@ -10,7 +10,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 from conftest import assert_close, fixture_path
-from wfvae_weights import original_state
+from original_weights import original_state
 
 from opensora.io import load_state_into
 from opensora.models.ae import DiagonalGaussianDistribution

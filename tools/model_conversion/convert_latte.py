@@ -1,8 +1,13 @@
-"""Convert a LatteT2V checkpoint (Open-Sora-Plan release or Latte's t2v.pt) to a MindSpore .ckpt.
+"""Convert a LatteT2V checkpoint (Open-Sora-Plan release or Latte's t2v.pt), or an Open-Sora-Plan v1.3
+OpenSoraT2V_v1_3 release, to a MindSpore .ckpt.
 
     python tools/model_conversion/convert_latte.py --src models/17x256x256/diffusion_pytorch_model.safetensors \
         --target models/17x256x256/model.ckpt
     python tools/model_conversion/convert_latte.py --src models/t2v.pt --target models/t2v.ckpt
+    python tools/model_conversion/convert_latte.py --src any93x640x640/diffusion_pytorch_model.safetensors \
+        --target models/v1.3_any93x640x640/model.ckpt
+
+The model class is the config's `_class_name` (LatteT2V when it names none).
 
 Reads .safetensors (fp32/fp16/bf16 -> fp32) and .pt/.bin (tensors only: no pickle code runs; an `ema`,
 `state_dict` or `model` entry is unwrapped). Names are checked strictly against --model_config.
@@ -16,7 +21,7 @@ import sys
 from mindspore.nn.utils import no_init_parameters
 
 from opensora.io import convert_for_model, format_report
-from opensora.models.diffusion.latte import LatteT2V
+from opensora.models.diffusion.families import family_of_config
 from opensora.utils.config import HelpFormatter
 from opensora.utils.errors import UserError, run_main
 
@@ -28,7 +33,8 @@ def build_parser():
     parser.add_argument("--src", "-s", required=True, help="source checkpoint (.safetensors, .pt, .bin, .ckpt)")
     parser.add_argument("--target", "-t", required=True, help="output MindSpore checkpoint (.ckpt)")
     parser.add_argument("--model_config", default="",
-                        help="LatteT2V config.json; default: the config.json next to --src, else " + DEFAULT_CONFIG)
+                        help="model config.json (LatteT2V or OpenSoraT2V_v1_3); default: the config.json next to "
+                        "--src, else " + DEFAULT_CONFIG)
     parser.add_argument("--debug", action="store_true", help="show stack traces")
     return parser
 
@@ -40,8 +46,10 @@ def main(argv):
         config_path = DEFAULT_CONFIG
     if not os.path.isfile(config_path):
         raise UserError(f"--model_config {config_path}: file not found")
-    with open(config_path) as f, no_init_parameters():
-        model = LatteT2V(json.load(f))
+    with open(config_path) as f:
+        config = json.load(f)
+    with no_init_parameters():  # names and shapes only: no memory for weights
+        model = family_of_config(config, config_path)(config)
     shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
     report = convert_for_model(args.src, args.target, shapes, config_name=f"--model_config {config_path}")
     print(format_report(report))

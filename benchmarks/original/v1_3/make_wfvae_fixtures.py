@@ -12,7 +12,7 @@ Not part of this project's install: it needs torch and a checkout of the origina
 
 torchvision (imported by the original's package __init__ for one `Lambda`) is stubbed: nothing here uses it.
 
-Weights follow `weight_rule` (also in tests/wfvae_weights.py): every tensor of the state dict is drawn from a
+Weights follow `weight_rule` (also in tests/original_weights.py): every tensor of the state dict is drawn from a
 RandomState seeded by the crc32 of its name, so a test rebuilds them without shipping 30 MB; the Haar filters
 (frozen weights and buffers) keep the constructor's constants. Case "ln" is also written as the two files a user
 has: a training checkpoint `merged.ckpt` (torch.save: EMA weights under `module.`, the full model under
@@ -193,7 +193,7 @@ def main():
         json.dump(tolerances, f, indent=1)
     for root, _, files in os.walk(args.out):
         for file in sorted(files):
-            if file == "MANIFEST.sha256":
+            if file in ("MANIFEST.sha256", "README.md"):
                 continue
             path = os.path.join(root, file)
             manifest[os.path.relpath(path, args.out)] = hashlib.sha256(open(path, "rb").read()).hexdigest()

@@ -1,5 +1,6 @@
-"""The tiny WF-VAE fixtures' weights, rebuilt instead of shipped (tests/fixtures/wfvae_tiny/README.md): the same
-rule as benchmarks/original/v1_3/make_wfvae_fixtures.py's `weight_rule`, keyed by the original state-dict names."""
+"""The tiny v1.3 fixtures' weights (WF-VAE, OpenSoraT2V v1.3), rebuilt instead of shipped
+(tests/fixtures/wfvae_tiny/README.md): the same rule as benchmarks/original/v1_3/make_wfvae_fixtures.py's
+`weight_rule`, keyed by the original state-dict names."""
 
 import json
 import zlib
@@ -20,8 +21,9 @@ def weight_rule(name, shape):
     return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32)
 
 
-def original_state(case):
-    """Original key -> array of case `ln` / `gn`, without the Haar filters (the model's constants)."""
-    with open(fixture_path("wfvae_tiny", f"{case}_state_shapes.json")) as f:
+def original_state(case, folder="wfvae_tiny"):
+    """Original key -> array of a fixture case (`ln` / `gn` of wfvae_tiny, `sparse` / `dense` of
+    opensora_v1_3_tiny), without the WF-VAE's Haar filters (the model's constants)."""
+    with open(fixture_path(folder, f"{case}_state_shapes.json")) as f:
         shapes = json.load(f)
     return {name: weight_rule(name, tuple(shape)) for name, shape in shapes.items() if "wavelet_tranform" not in name}

@@ -1,0 +1,3 @@
+from .model import OpenSora_v1_3_models, OpenSora_v1_3_models_class, OpenSoraT2V_v1_3, OpenSoraT2V_v1_3_2B_122
+
+__all__ = ["OpenSoraT2V_v1_3", "OpenSoraT2V_v1_3_2B_122", "OpenSora_v1_3_models", "OpenSora_v1_3_models_class"]
