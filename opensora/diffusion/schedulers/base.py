@@ -37,6 +37,18 @@ def betas_for(config):
     raise ValueError(f"beta_schedule '{config['beta_schedule']}' is not supported")
 
 
+def rescale_zero_terminal_snr_f32(betas):
+    """diffusers' rescale_zero_terminal_snr (Lin et al. 2023, Algorithm 1) in torch's float32 steps: shift
+    sqrt(abar) so the last step's is 0, scale so the first keeps its value, back to betas."""
+    alphas_bar_sqrt = np.sqrt(torch_cumprod_f32((F32(1.0) - betas).astype(F32))).astype(F32)
+    first, last = alphas_bar_sqrt[0].copy(), alphas_bar_sqrt[-1].copy()
+    alphas_bar_sqrt = (alphas_bar_sqrt - last).astype(F32)
+    alphas_bar_sqrt = (alphas_bar_sqrt * F32(first / F32(first - last))).astype(F32)
+    alphas_bar = (alphas_bar_sqrt**2).astype(F32)
+    alphas = np.concatenate([alphas_bar[:1], alphas_bar[1:] / alphas_bar[:-1]]).astype(F32)
+    return (F32(1.0) - alphas).astype(F32)
+
+
 def to_numpy(x):
     if isinstance(x, np.ndarray):
         return x.astype(F32, copy=False)
@@ -73,13 +85,28 @@ class Scheduler:
 
     defaults = {}
     order = 1
+    # what this port implements beyond the defaults (diffusers accepts more; asking for one not here is an error,
+    # not a silently different sampler)
+    prediction_types = ("epsilon",)
+    timestep_spacings = None  # None: the class default only
+    zero_snr = False  # rescale_betas_zero_snr
 
     def __init__(self, **kwargs):
         unknown = set(kwargs) - set(self.defaults)
         if unknown:
             raise ValueError(f"{type(self).__name__}: unknown config keys {sorted(unknown)}")
         self.config = {**self.defaults, **kwargs}
+        name = type(self).__name__
+        spacings = self.timestep_spacings or (self.defaults.get("timestep_spacing"),)
+        for key, allowed in (("prediction_type", self.prediction_types), ("timestep_spacing", spacings)):
+            if key in self.config and self.config[key] not in allowed:
+                raise ValueError(f"{name}: {key}={self.config[key]!r} is not implemented (this port: "
+                                 f"{', '.join(allowed)})")
+        if self.config.get("rescale_betas_zero_snr") and not self.zero_snr:
+            raise ValueError(f"{name}: rescale_betas_zero_snr is not implemented for this sampler")
         self.betas = betas_for(self.config)
+        if self.config.get("rescale_betas_zero_snr"):
+            self.betas = rescale_zero_terminal_snr_f32(self.betas)
         self.alphas = (F32(1.0) - self.betas).astype(F32)
         self.alphas_cumprod = torch_cumprod_f32(self.alphas)
         self.num_inference_steps = None
@@ -125,6 +152,15 @@ def leading_timesteps(num_train, n, offset):
 
 def linspace_timesteps_f32(num_train, n):
     return np.linspace(0, num_train - 1, n, dtype=np.float32)[::-1].copy()
+
+
+def spaced_timesteps(spacing, num_train, n, offset=0, dtype=np.float32):
+    """diffusers' three spacings ("linspace", "leading", "trailing"; Table 2 of Lin et al. 2023) in its dtypes."""
+    if spacing == "linspace":
+        return linspace_timesteps_f32(num_train, n).astype(dtype)
+    if spacing == "leading":
+        return ((np.arange(0, n) * (num_train // n)).round()[::-1].copy() + offset).astype(dtype)
+    return (np.arange(num_train, 0, -num_train / n).round().astype(dtype) - 1).astype(dtype)  # trailing
 
 
 def sigma_table(alphas_cumprod):

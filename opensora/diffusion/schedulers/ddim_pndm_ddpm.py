@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .base import F32, Scheduler, leading_timesteps, randn, scalar, to_numpy
+from .base import F32, Scheduler, leading_timesteps, randn, scalar, spaced_timesteps, to_numpy
 
 COMMON = dict(num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule="linear", trained_betas=None,
               prediction_type="epsilon", steps_offset=0, timestep_spacing="leading")
@@ -13,10 +13,14 @@ def _eps_to_x0(sample, eps, alpha_prod_t):
 
 
 class DDIMScheduler(Scheduler):
-    """DDIM; default: clip x0 to [-1, 1], final alpha 1.0, 'leading' spacing; the pipeline passes eta=0."""
+    """DDIM; default: clip x0 to [-1, 1], final alpha 1.0, 'leading' spacing; the pipeline passes eta=0. The v1.3
+    sample script builds it with v_prediction, zero-terminal-SNR betas, 'trailing' spacing and no clipping."""
 
     defaults = dict(COMMON, clip_sample=True, clip_sample_range=1.0, set_alpha_to_one=True, thresholding=False,
                     dynamic_thresholding_ratio=0.995, sample_max_value=1.0, rescale_betas_zero_snr=False)
+    prediction_types = ("epsilon", "v_prediction")
+    timestep_spacings = ("leading", "trailing")
+    zero_snr = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -24,8 +28,8 @@ class DDIMScheduler(Scheduler):
 
     def set_timesteps(self, num_inference_steps):
         self.num_inference_steps = num_inference_steps
-        self.timesteps = leading_timesteps(self.config["num_train_timesteps"], num_inference_steps,
-                                           self.config["steps_offset"])
+        self.timesteps = spaced_timesteps(self.config["timestep_spacing"], self.config["num_train_timesteps"],
+                                          num_inference_steps, self.config["steps_offset"], np.int64)
 
     def _alpha_prev(self, prev_t):
         return self.alphas_cumprod[prev_t] if prev_t >= 0 else self.final_alpha_cumprod
@@ -37,7 +41,12 @@ class DDIMScheduler(Scheduler):
         prev_t = t - self.config["num_train_timesteps"] // self.num_inference_steps
         a_t, a_prev = self.alphas_cumprod[t], self._alpha_prev(prev_t)
         beta_t = F32(1) - a_t
-        x0 = _eps_to_x0(x, eps, a_t)
+        if self.config["prediction_type"] == "v_prediction":  # the model's output is v; x0 and eps follow
+            out = eps
+            x0 = a_t ** F32(0.5) * x - beta_t ** F32(0.5) * out
+            eps = a_t ** F32(0.5) * out + beta_t ** F32(0.5) * x
+        else:
+            x0 = _eps_to_x0(x, eps, a_t)
         if self.config["clip_sample"]:
             r = F32(self.config["clip_sample_range"])
             x0 = np.clip(x0, -r, r)

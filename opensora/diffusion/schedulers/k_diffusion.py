@@ -4,7 +4,7 @@
 
 import numpy as np
 
-from .base import F32, Scheduler, linspace_timesteps_f32, randn, sigma_table, to_numpy
+from .base import F32, Scheduler, linspace_timesteps_f32, randn, sigma_table, spaced_timesteps, to_numpy
 
 K_COMMON = dict(num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule="linear", trained_betas=None,
                 prediction_type="epsilon", timestep_spacing="linspace", steps_offset=0)
@@ -18,19 +18,18 @@ def _interp_sigmas(alphas_cumprod, timesteps):
 class _SigmaScheduler(Scheduler):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        if self.config["timestep_spacing"] != "linspace":
-            raise ValueError(f"{type(self).__name__}: only timestep_spacing='linspace' (the default) is implemented")
-        if self.config["prediction_type"] != "epsilon":
-            raise ValueError(f"{type(self).__name__}: only prediction_type='epsilon' is implemented")
-
+        if self.config.get("rescale_betas_zero_snr"):
+            # diffusers: close to 0 without being 0, so the first sigma is finite (fp16's smallest subnormal)
+            self.alphas_cumprod[-1] = F32(2.0**-24)
         # diffusers' __init__ builds the full-length schedule (init_noise_sigma reads it before set_timesteps)
         self.set_timesteps(self.config["num_train_timesteps"])
         self.num_inference_steps = None
 
     def set_timesteps(self, num_inference_steps):
-        """'linspace' timesteps, sigmas interpolated at them, then a final sigma of 0."""
+        """Timesteps by `timestep_spacing`, sigmas interpolated at them, then a final sigma of 0."""
         self.num_inference_steps = num_inference_steps
-        timesteps = linspace_timesteps_f32(self.config["num_train_timesteps"], num_inference_steps)
+        timesteps = spaced_timesteps(self.config["timestep_spacing"], self.config["num_train_timesteps"],
+                                     num_inference_steps, self.config["steps_offset"])
         sigmas = np.concatenate([_interp_sigmas(self.alphas_cumprod, timesteps), [0.0]]).astype(F32)
         self._set_schedule(timesteps, sigmas)
         self._step_index = None
@@ -40,7 +39,16 @@ class _SigmaScheduler(Scheduler):
 
     @property
     def init_noise_sigma(self):
-        return float(self.sigmas.max())  # 'linspace' spacing: sigma_max itself
+        sigma_max = self.sigmas.max()
+        if self.config["timestep_spacing"] in ("linspace", "trailing"):
+            return float(sigma_max)
+        return float((sigma_max**2 + F32(1)) ** F32(0.5))
+
+    def _x0(self, model_output, sample, sigma):
+        """The predicted clean sample: eps -> x - sigma eps; v -> c_out v + c_skip x (v-prediction, v1.3)."""
+        if self.config["prediction_type"] == "v_prediction":
+            return model_output * (-sigma / (sigma**2 + F32(1)) ** F32(0.5)) + sample / (sigma**2 + F32(1))
+        return sample - sigma * model_output
 
     def scale_model_input(self, sample, timestep=None):
         if self._step_index is None:
@@ -55,13 +63,16 @@ class _SigmaScheduler(Scheduler):
 class EulerDiscreteScheduler(_SigmaScheduler):
     defaults = dict(K_COMMON, interpolation_type="linear", use_karras_sigmas=False, sigma_min=None, sigma_max=None,
                     timestep_type="discrete", rescale_betas_zero_snr=False, final_sigmas_type="zero")
+    prediction_types = ("epsilon", "v_prediction")
+    timestep_spacings = ("linspace", "leading", "trailing")
+    zero_snr = True
 
     def step(self, model_output, timestep, sample, generator=None, return_dict=True):
         if self._step_index is None:
             self._init_step_index(timestep)
         eps, x = to_numpy(model_output), to_numpy(sample)
         sigma = self.sigmas[self._step_index]  # s_churn = 0: sigma_hat == sigma
-        x0 = x - sigma * eps
+        x0 = self._x0(eps, x, sigma)
         derivative = (x - x0) / sigma
         prev = x + derivative * (self.sigmas[self._step_index + 1] - sigma)
         self._step_index += 1
@@ -69,14 +80,19 @@ class EulerDiscreteScheduler(_SigmaScheduler):
 
 
 class EulerAncestralDiscreteScheduler(_SigmaScheduler):
+    """The v1.3 sample script's sampler (with v_prediction, zero-terminal-SNR betas and "trailing" spacing)."""
+
     defaults = dict(K_COMMON, rescale_betas_zero_snr=False)
+    prediction_types = ("epsilon", "v_prediction")
+    timestep_spacings = ("linspace", "leading", "trailing")
+    zero_snr = True
 
     def step(self, model_output, timestep, sample, generator=None, return_dict=True):
         if self._step_index is None:
             self._init_step_index(timestep)
         eps, x = to_numpy(model_output), to_numpy(sample)
         sigma_from, sigma_to = self.sigmas[self._step_index], self.sigmas[self._step_index + 1]
-        x0 = x - sigma_from * eps
+        x0 = self._x0(eps, x, sigma_from)
         sigma_up = (sigma_to**2 * (sigma_from**2 - sigma_to**2) / sigma_from**2) ** F32(0.5)
         sigma_down = (sigma_to**2 - sigma_up**2) ** F32(0.5)
         prev = x + (x - x0) / sigma_from * (sigma_down - sigma_from)
