@@ -10,7 +10,15 @@ The family is read from the config (`_class_name` of a released config.json); `-
 import argparse
 import sys
 
-from opensora.utils.config import HelpFormatter, add_bool_flag, add_common_flags, parse_args, save_config
+from opensora.utils.config import (
+    HelpFormatter,
+    add_bool_flag,
+    add_common_flags,
+    parse_args,
+    positive_int,
+    save_config,
+    seed_int,
+)
 from opensora.utils.errors import make_output_dir, run_main
 
 
@@ -27,11 +35,11 @@ def build_parser():
     p.add_argument("--csv_path", default="", help="csv whose first column is a path (relative to --data_path)")
     p.add_argument("--dataset_name", default="video", choices=["video", "image"], help="what --data_path holds")
     p.add_argument("--output_path", default="samples/vae_recons", help="reconstructions and metrics.json go here")
-    p.add_argument("--num_frames", type=int, default=17, help="frames per clip; 4k+1 (the WF-VAE requires it)")
-    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
-    p.add_argument("--size", type=int, default=256, help="resize the short side to this")
-    p.add_argument("--crop_size", type=int, default=256, help="center crop to this square")
-    p.add_argument("--batch_size", type=int, default=1, help="clips per encode/decode call")
+    p.add_argument("--num_frames", type=positive_int, default=17, help="frames per clip; 4k+1 (the WF-VAE requires it)")
+    p.add_argument("--frame_stride", type=positive_int, default=1, help="take every Nth frame of the source video")
+    p.add_argument("--size", type=positive_int, default=256, help="resize the short side to this")
+    p.add_argument("--crop_size", type=positive_int, default=256, help="center crop to this square")
+    p.add_argument("--batch_size", type=positive_int, default=1, help="clips per encode/decode call")
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (GroupNorm stays fp32) | bf16 (not on CPU)")
     add_bool_flag(p, "--enable_tiling", False, "encode/decode in overlapping H/W tiles (large frames)")
     p.add_argument("--tile_overlap_factor", type=float, default=0.25,
@@ -42,8 +50,8 @@ def build_parser():
     add_bool_flag(p, "--sample_posterior", False, "decode a posterior sample instead of its mode (not deterministic)")
     add_bool_flag(p, "--save_vis", True, "write side-by-side source|reconstruction videos")
     p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"], help="side-by-side video format")
-    p.add_argument("--fps", type=int, default=8, help="frame rate of the written videos")
-    p.add_argument("--seed", type=int, default=42, help="seed of --sample_posterior's noise")
+    p.add_argument("--fps", type=positive_int, default=8, help="frame rate of the written videos")
+    p.add_argument("--seed", type=seed_int, default=42, help="seed of --sample_posterior's noise")
     return p
 
 

@@ -3,7 +3,7 @@ settings InferenceSetup takes (opensora.utils.settings)."""
 
 import argparse
 
-from ..utils.config import HelpFormatter, add_bool_flag, add_common_flags
+from ..utils.config import HelpFormatter, add_bool_flag, add_common_flags, non_negative_int, positive_int, seed_int
 from ..utils.settings import settings_class
 
 
@@ -25,7 +25,8 @@ def build_inference_parser(description=""):
     p.add_argument(
         "--t5_cache_folder", default="models/t5-v1_1-xxl", help="the original port's name for --t5_model_dir"
     )
-    p.add_argument("--t5_max_length", type=int, default=300, help="prompt tokens (the original pipeline uses 300)")
+    p.add_argument("--t5_max_length", type=positive_int, default=300,
+                   help="prompt tokens (the original pipeline uses 300)")
     p.add_argument(
         "--text_embed_cache",
         default="",
@@ -40,23 +41,26 @@ def build_inference_parser(description=""):
         "--negative_prompt", default="", help="prompt guided away from ('' = the empty prompt, as the original)"
     )
     p.add_argument(
-        "--num_frames", type=int, default=0, help="frames to generate; must match the checkpoint (0: from it)"
+        "--num_frames", type=non_negative_int, default=0,
+        help="frames to generate; must match the checkpoint (0: from it)"
     )
     p.add_argument(
-        "--image_size", type=int, default=0, help="frame size in pixels; must match the checkpoint (0: from it)"
+        "--image_size", type=non_negative_int, default=0,
+        help="frame size in pixels; must match the checkpoint (0: from it)"
     )
     p.add_argument("--sd_scale_factor", type=float, default=0.18215, help="latents = VAE sample x this")
     p.add_argument(
         "--sample_method", default="PNDM", help="PNDM, DDIM, DDPM, EulerDiscrete, ... (see README)"
     )
     add_bool_flag(p, "--ddim_sampling", False, "compatibility: same as --sample_method DDIM")
-    p.add_argument("--sampling_steps", type=int, default=50, help="sampler steps (PNDM adds warm-up model calls)")
+    p.add_argument("--sampling_steps", type=positive_int, default=50,
+                   help="sampler steps (PNDM adds warm-up model calls)")
     p.add_argument(
         "--guidance_scale", type=float, default=7.5, help="classifier-free guidance; <= 1 turns guidance off"
     )
-    p.add_argument("--seed", type=int, default=42, help="seed of the initial noise (one stream per batch)")
-    p.add_argument("--num_videos_per_prompt", type=int, default=1, help="videos generated for each prompt")
-    p.add_argument("--batch_size", type=int, default=1, help="prompts per denoising batch")
+    p.add_argument("--seed", type=seed_int, default=42, help="seed of the initial noise (one stream per batch)")
+    p.add_argument("--num_videos_per_prompt", type=positive_int, default=1, help="videos generated for each prompt")
+    p.add_argument("--batch_size", type=positive_int, default=1, help="prompts per denoising batch")
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16 (norms/softmax fp32) | bf16 (not on CPU)")
     p.add_argument("--amp_level", default="O2", help="accepted for compatibility; precision is set by --dtype")
     add_bool_flag(p, "--enable_flash_attention", False, "Ascend only")
@@ -74,7 +78,7 @@ def build_inference_parser(description=""):
     p.add_argument("--input_latents_dir", default="", help="with --decode_latents: the folder --save_latents wrote")
     p.add_argument("--output_path", default="", help="a time-stamped run folder is created inside (empty: "
                    "samples/); --decode_latents without this flag writes into --input_latents_dir")
-    p.add_argument("--fps", type=int, default=8, help="frame rate of the written videos")
+    p.add_argument("--fps", type=positive_int, default=8, help="frame rate of the written videos")
     p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"], help="video format")
     return p
 

@@ -3,7 +3,15 @@ settings T2VTraining takes (opensora.utils.settings)."""
 
 import argparse
 
-from ..utils.config import HelpFormatter, add_bool_flag, add_common_flags, add_optimization_flags, add_run_flags
+from ..utils.config import (
+    HelpFormatter,
+    add_bool_flag,
+    add_common_flags,
+    add_optimization_flags,
+    add_run_flags,
+    non_negative_int,
+    positive_int,
+)
 from ..utils.settings import settings_class
 
 
@@ -24,10 +32,11 @@ def build_t2v_train_parser(description=""):
     p.add_argument("--caption_column", default="caption", help="annotation column of the caption")
     add_bool_flag(p, "--filter_nonexistent", False, "accepted; missing files are reported before training instead")
     add_bool_flag(p, "--disable_flip", True, "no random horizontal flip")
-    p.add_argument("--num_frames", type=int, default=17, help="frames per training clip (4k+1)")
-    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
-    p.add_argument("--image_size", type=int, default=256, help="frame size in pixels (square crop)")
-    p.add_argument("--use_image_num", type=int, default=0, help="images per video for joint image-video training")
+    p.add_argument("--num_frames", type=positive_int, default=17, help="frames per training clip (4k+1)")
+    p.add_argument("--frame_stride", type=positive_int, default=1, help="take every Nth frame of the source video")
+    p.add_argument("--image_size", type=positive_int, default=256, help="frame size in pixels (square crop)")
+    p.add_argument("--use_image_num", type=non_negative_int, default=0,
+                   help="images per video for joint image-video training")
     # model
     p.add_argument("--model_version", default="LatteT2V-XL/122", help="LatteT2V size when no --model_config is given")
     p.add_argument("--model_config", default="", help="LatteT2V config.json (default: LatteT2V-XL/122 derived from "

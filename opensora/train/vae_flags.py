@@ -3,7 +3,14 @@ VAETrainSettings, the typed settings VAETraining / WFVAETraining take (opensora.
 
 import argparse
 
-from ..utils.config import HelpFormatter, add_bool_flag, add_common_flags, add_optimization_flags, add_run_flags
+from ..utils.config import (
+    HelpFormatter,
+    add_bool_flag,
+    add_common_flags,
+    add_optimization_flags,
+    add_run_flags,
+    positive_int,
+)
 from ..utils.settings import settings_class
 
 
@@ -38,10 +45,10 @@ def build_vae_train_parser(description=""):
     p.add_argument("--data_path", default="", help="folder of videos (or images), or one file")
     p.add_argument("--csv_path", default="", help="csv whose first column lists the files (relative to data_path)")
     p.add_argument("--dataset_name", default="video", choices=["video", "image"], help="what --data_path holds")
-    p.add_argument("--num_frames", type=int, default=17, help="frames per training clip (4k+1)")
-    p.add_argument("--frame_stride", type=int, default=1, help="take every Nth frame of the source video")
-    p.add_argument("--size", type=int, default=384, help="resize the short side to this")
-    p.add_argument("--crop_size", type=int, default=256, help="random crop of this size")
+    p.add_argument("--num_frames", type=positive_int, default=17, help="frames per training clip (4k+1)")
+    p.add_argument("--frame_stride", type=positive_int, default=1, help="take every Nth frame of the source video")
+    p.add_argument("--size", type=positive_int, default=384, help="resize the short side to this")
+    p.add_argument("--crop_size", type=positive_int, default=256, help="random crop of this size")
     add_bool_flag(p, "--flip", False, "random horizontal flip")
     # optimisation
     add_optimization_flags(p, optim="adam", betas=(0.5, 0.9), weight_decay=0.0, scheduler="cosine_decay",

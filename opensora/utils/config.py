@@ -31,6 +31,34 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """Every entry script's `-h`: the module docstring as written, and each flag's default after its help."""
 
 
+def _bounded(kind, low, what):
+    def check(value):
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+        return number
+
+    check.__name__ = what.replace(" ", "_")  # argparse names the type in its messages
+    return check
+
+
+# argparse types with a range, for flags and YAML values alike
+positive_int = _bounded(int, 1, "a positive integer")
+non_negative_int = _bounded(int, 0, "an integer >= 0")
+positive_float = _bounded(float, 1e-300, "a positive number")
+
+
+def seed_int(value):
+    """A seed MindSpore and numpy both take: an integer in [0, 2**32)."""
+    number = non_negative_int(value)
+    if number >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {value!r}")
+    return number
+
+
 def add_bool_flag(parser, name, default, help):
     """`--name` alone means True; `--name False` is accepted too, as in the original scripts."""
     parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, help=help)
@@ -51,7 +79,7 @@ def add_run_flags(parser, output_path, sample_help):
     parser.add_argument("--log_interval", type=int, default=1, help="print the losses every N optimizer steps")
     parser.add_argument("--sample_interval", type=int, default=0, help=sample_help)
     parser.add_argument("--resume", default="", help="True (latest in output_path/ckpt) or a checkpoint folder")
-    parser.add_argument("--seed", type=int, default=3407, help="seed of the data order, noise and initialisation")
+    parser.add_argument("--seed", type=seed_int, default=3407, help="seed of the data order, noise and initialisation")
     add_bool_flag(parser, "--use_parallel", False, "data-parallel over msrun workers (per-rank batch = --batch_size)")
 
 
@@ -74,11 +102,12 @@ def add_optimization_flags(parser, **defaults):
     parser.add_argument("--end_learning_rate", type=float, default=d["end_learning_rate"],
                         help="cosine_decay's final learning rate")
     parser.add_argument("--warmup_steps", type=int, default=0, help="linear warm-up steps (any scheduler)")
-    parser.add_argument("--batch_size", type=int, default=d["batch_size"], help="clips per step and rank")
-    parser.add_argument("--gradient_accumulation_steps", type=int, default=1,
+    parser.add_argument("--batch_size", type=positive_int, default=d["batch_size"], help="clips per step and rank")
+    parser.add_argument("--gradient_accumulation_steps", type=positive_int, default=1,
                         help="micro-batches summed into one optimizer step")
-    parser.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the data (see --train_steps)")
-    parser.add_argument("--train_steps", type=int, default=0,
+    parser.add_argument("--epochs", type=positive_int, default=d["epochs"],
+                        help="passes over the data (see --train_steps)")
+    parser.add_argument("--train_steps", type=non_negative_int, default=0,
                         help="optimizer steps to run (overrides --epochs when > 0)")
     parser.add_argument("--init_loss_scale", type=float, default=d["init_loss_scale"],
                         help="fp16: initial dynamic loss scale")
@@ -119,13 +148,59 @@ def _closest(key, candidates):
 
 
 def parse_args(parser, argv=None):
-    """Parse `argv` with YAML defaults from `--config`; explicit CLI flags win over the YAML."""
+    """Parse `argv` with YAML defaults from `--config`; explicit CLI flags win over the YAML. A YAML value goes
+    through its flag's type, range and choices as a typed one would; any bad value is a one-line UserError."""
+    parser.error = _one_line_error  # not argparse's usage block
     pre, _ = parser.parse_known_args(argv)
     if getattr(pre, "config", ""):
         valid = {a.dest for a in parser._actions if a.dest != "help"}
         cfg = load_yaml_config(pre.config, valid)
-        parser.set_defaults(**cfg)
+        parser.set_defaults(**typed_config_values(parser, cfg, pre.config))
     return parser.parse_args(argv)
+
+
+def _one_line_error(message):
+    raise UserError(message)
+
+
+def typed_config_values(parser, cfg, source):
+    """YAML values as the flags' types make them (argparse types only what it parses from strings): 5.5 for an
+    integer flag, a list for a single value, a number outside a flag's range or choices -> UserError."""
+    actions = {a.dest: a for a in parser._actions}
+    typed = {}
+    for key, value in cfg.items():
+        action = actions[key]
+        flag = action.option_strings[0] if action.option_strings else key
+        many = action.nargs in ("+", "*") or (isinstance(action.nargs, int) and action.nargs > 1)
+        if value is None or (action.type is None and action.choices is None and not many):
+            typed[key] = value
+            continue
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not many and isinstance(value, (list, tuple)):
+            raise UserError(f"{source}: {key}: {flag} takes one value, got the list {value!r}")
+        if isinstance(action.nargs, int) and action.nargs > 1 and len(items) != action.nargs:
+            raise UserError(f"{source}: {key}: {flag} takes {action.nargs} values, got {value!r}")
+        converted = []
+        for item in items:
+            if isinstance(item, (dict, list, tuple)):
+                raise UserError(f"{source}: {key}: {flag} takes plain values, got {item!r}")
+            if action.type is not None:
+                if isinstance(item, bool) and action.type is not str2bool:
+                    raise UserError(f"{source}: {key}: {flag} takes a value, not {item!r}")
+                if isinstance(item, float) and action.type in (int, positive_int, non_negative_int, seed_int):
+                    raise UserError(f"{source}: {key}: {flag} takes an integer, got {item!r}")
+                try:
+                    item = action.type(item if isinstance(item, (bool, int, float)) else str(item))
+                except (argparse.ArgumentTypeError, TypeError, ValueError) as err:
+                    raise UserError(f"{source}: {key}: {flag} {err}") from err
+            elif not isinstance(item, str):
+                item = str(item)  # a path or prompt written as a number
+            if action.choices is not None and item not in action.choices:
+                raise UserError(f"{source}: {key}: {flag} must be one of {', '.join(map(str, action.choices))}, "
+                                f"got {item!r}")
+            converted.append(item)
+        typed[key] = converted if many else converted[0]
+    return typed
 
 
 def given_on_command_line(argv, flag):

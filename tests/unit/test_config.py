@@ -47,3 +47,57 @@ def test_resolved_config_is_saved(tmp_path):
     args = parse_args(make_parser(), ["--num_frames", "5"])
     path = save_config(args, str(tmp_path))
     assert yaml.safe_load(open(path))["num_frames"] == 5
+
+
+def _typed_parser():
+    from opensora.utils.config import add_common_flags, positive_int, seed_int
+
+    p = argparse.ArgumentParser()
+    add_common_flags(p)
+    p.add_argument("--sampling_steps", type=positive_int, default=50)
+    p.add_argument("--seed", type=seed_int, default=42)
+    p.add_argument("--guidance_scale", type=float, default=7.5)
+    p.add_argument("--captions", nargs="+", default=["a cat"])
+    p.add_argument("--betas", type=float, nargs=2, default=[0.9, 0.999])
+    p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"])
+    add_bool_flag(p, "--jit", False, "compile")
+    return p
+
+
+@pytest.mark.parametrize("yaml_text, message", [
+    ("sampling_steps: 5.5", "sampling_steps: --sampling_steps takes an integer, got 5.5"),
+    ("sampling_steps: 0", "expected a positive integer, got 0"),
+    ("seed: [1, 2]", "--seed takes one value, got the list [1, 2]"),
+    ("seed: -5", "expected an integer >= 0, got -5"),
+    ("seed: 4294967296", "expected an integer in [0, 2**32)"),
+    ("sampling_steps: true", "--sampling_steps takes a value, not True"),
+    ("betas: [0.9]", "--betas takes 2 values, got [0.9]"),
+    ("save_format: avi", "--save_format must be one of mp4, gif, got 'avi'"),
+    ("guidance_scale: abc", "--guidance_scale could not convert string to float"),
+    ("captions: {a: 1}", "--captions takes plain values"),
+])
+def test_yaml_values_get_their_flags_type_range_and_choices(tmp_path, yaml_text, message):
+    """The same rule as on the command line, as a one-line error naming the file and the key."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text + "\n")
+    with pytest.raises(UserError) as err:
+        parse_args(_typed_parser(), ["--config", str(cfg)])
+    assert str(cfg) in str(err.value) and message in str(err.value), str(err.value)
+
+
+def test_yaml_values_that_are_fine_as_written_are_typed():
+    """A number for a prompt or a path becomes its text; one prompt for a list flag becomes a list of one."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write("captions: 12345\nguidance_scale: 7\nbetas: [0.5, 0.9]\njit: true\nseed: 3\n")
+    args = parse_args(_typed_parser(), ["--config", f.name])
+    assert args.captions == ["12345"] and args.guidance_scale == 7.0 and isinstance(args.guidance_scale, float)
+    assert args.betas == [0.5, 0.9] and args.jit is True and args.seed == 3
+
+
+def test_command_line_errors_are_one_line_not_the_usage_block():
+    with pytest.raises(UserError, match="argument --sampling_steps: expected a positive integer, got '0'"):
+        parse_args(_typed_parser(), ["--sampling_steps", "0"])
+    with pytest.raises(UserError, match="unrecognized arguments: --nope"):
+        parse_args(_typed_parser(), ["--nope"])
