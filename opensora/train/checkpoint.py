@@ -57,11 +57,39 @@ def resolve_resume(resume, ckpt_dir):
     return resume
 
 
+REQUIRED_META = ("step",)
+
+
 def load_training_state(folder):
-    with open(os.path.join(folder, "train_state.json")) as f:
-        meta = json.load(f)
+    """(model tensors, train tensors, meta) of one checkpoint folder; anything unreadable is a UserError naming the
+    file (a damaged train_state.json, a truncated .ckpt)."""
+    path = os.path.join(folder, "train_state.json")
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: damaged training state ({str(err).splitlines()[0][:120]})") from err
+    if not isinstance(meta, dict) or any(key not in meta for key in REQUIRED_META):
+        raise UserError(f"{path}: damaged training state (no {', '.join(REQUIRED_META)})")
     return (
         read_state_dict(os.path.join(folder, "model.ckpt")),
         read_state_dict(os.path.join(folder, "train_state.ckpt")),
         meta,
     )
+
+
+def load_resume_state(resume, ckpt_dir, logger):
+    """--resume: (folder, model tensors, train tensors, meta). `--resume True` takes the newest checkpoint that
+    reads whole, saying which damaged ones it passed over; an explicit folder must read whole."""
+    if str(resume).lower() not in ("true", "1", "yes"):
+        folder = resolve_resume(resume, ckpt_dir)
+        return (folder, *load_training_state(folder))
+    candidates = list_checkpoints(ckpt_dir)
+    if not candidates:
+        raise UserError(f"--resume: no checkpoint in {ckpt_dir} (nothing to resume)")
+    for folder in reversed(candidates):
+        try:
+            return (folder, *load_training_state(folder))
+        except UserError as err:
+            logger.warning(f"--resume: skipping {folder}: {err}")
+    raise UserError(f"--resume: every checkpoint in {ckpt_dir} is damaged (see the warnings); start a new run")

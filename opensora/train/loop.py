@@ -57,22 +57,36 @@ def append_step_log(output_path, row):
         f.write(json.dumps(row) + "\n")
 
 
+def read_step_log(path):
+    """The rows of train_log.jsonl; a torn or damaged line (a run killed mid-write) is left out."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step"), int):
+                rows.append(row)
+    return rows
+
+
 def truncate_step_log(output_path, step):
-    """On resume: drop the lines written after the checkpoint, so the log reads as one uninterrupted run."""
+    """On resume: drop the lines written after the checkpoint (and any torn one), so the log reads as one
+    uninterrupted run."""
     log = os.path.join(output_path, LOG_FILE)
     if os.path.isfile(log):
-        with open(log) as f:
-            kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-        with open(log, "w") as f:
-            f.writelines(kept)
+        kept = [row for row in read_step_log(log) if row["step"] <= step]
+        with open(log + ".tmp", "w") as f:
+            f.writelines(json.dumps(row) + "\n" for row in kept)
+        os.replace(log + ".tmp", log)  # the old log stays whole until the new one is
 
 
 def plot_step_log(output_path, title):
     """loss_curves.png from train_log.jsonl: one panel per logged loss term."""
     from ..utils.plot import plot_curves
 
-    with open(os.path.join(output_path, LOG_FILE)) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = read_step_log(os.path.join(output_path, LOG_FILE))
     # every term any step logged, in first-seen order (the WF-VAE alternates generator and discriminator terms)
     keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in NOT_PLOTTED]
     return plot_curves(os.path.join(output_path, "loss_curves.png"), [r["step"] for r in rows],

@@ -18,7 +18,7 @@ from ..utils.config import save_config
 from ..utils.errors import UserError, make_output_dir
 from ..utils.logger import setup_logger
 from ..utils.settings import as_settings
-from .checkpoint import load_training_state, resolve_resume, save_training_state
+from .checkpoint import load_resume_state, save_training_state
 from .diffusion_task import DiffusionTrainingTask
 from .distributed import start_training
 from .loop import train_loop, write_summary
@@ -126,8 +126,7 @@ class T2VTraining:
         steps_per_epoch = max(1, len(self.dataset) // self.global_batch // args.gradient_accumulation_steps)
         self.total_steps = args.train_steps or args.epochs * steps_per_epoch
         if args.resume:
-            folder = resolve_resume(args.resume, self.ckpt_dir)
-            model_state, train_state, meta = load_training_state(folder)
+            folder, model_state, train_state, meta = load_resume_state(args.resume, self.ckpt_dir, self.logger)
 
             load_state_into(self.latte, model_state, source=folder)
 

@@ -15,7 +15,7 @@ from ..models.ae.losses import LPIPSWithDiscriminator
 from ..utils.errors import UserError, make_output_dir
 from ..utils.logger import setup_logger
 from ..utils.settings import as_settings
-from .checkpoint import load_training_state, resolve_resume, save_training_state
+from .checkpoint import load_resume_state, save_training_state
 from .distributed import start_training
 from .lr_schedule import learning_rate
 from .trainer import restore_trainer, trainer_from_args, trainer_state
@@ -192,8 +192,7 @@ class VAETraining:
                                    keep=self.args.ckpt_max_keep)
 
     def _resume(self):
-        folder = resolve_resume(self.args.resume, self.ckpt_dir)
-        model_state, train_state, meta = load_training_state(folder)
+        folder, model_state, train_state, meta = load_resume_state(self.args.resume, self.ckpt_dir, self.logger)
         load_state_into(self.vae, model_state, source=folder)
         restore_trainer(self.trainer, {k: v for k, v in train_state.items() if not k.startswith("disc")}, meta)
         if self.disc_trainer is not None:

@@ -223,3 +223,33 @@ def test_msrun_twice_on_the_same_port_is_a_clear_error(tmp_path, train_data):
     logs = "".join(open(tmp_path / "l2" / f).read() for f in os.listdir(tmp_path / "l2"))
     errors = [ln for ln in logs.splitlines() if ln.startswith("error:")]
     assert any("--master_port" in ln for ln in errors) and "Address already in use" in logs, errors
+
+
+def test_resume_passes_over_a_damaged_checkpoint_and_a_torn_log_line(tmp_path, train_data):
+    """The newest checkpoint's train_state.json damaged and the step log's last line torn (a crash mid-write):
+    --resume True says which checkpoint it skips, continues from the one before, and the log reads as one run
+    equal to an uninterrupted one. An explicitly named damaged checkpoint is a one-line error naming its file."""
+    import json
+
+    straight = run_script(train_args(train_data, tmp_path / "a", "--train_steps", "3", "--ckpt_save_interval", "1"))
+    assert straight.returncode == 0, straight.stderr
+    out = tmp_path / "b"
+    first = run_script(train_args(train_data, out, "--train_steps", "2", "--ckpt_save_interval", "1"))
+    assert first.returncode == 0, first.stderr
+    (out / "ckpt" / "step_00000002" / "train_state.json").write_text('{"step": 2, "epo')  # torn
+    with open(out / "train_log.jsonl", "a") as f:
+        f.write('{"step": 3, "lo')  # a line the killed run never finished
+    damaged = str(out / "ckpt" / "step_00000002")
+    named = run_script(train_args(train_data, out, "--train_steps", "3", "--resume", damaged))
+    lines = [line for line in named.stderr.strip().splitlines() if not line.startswith("[WARNING]")]
+    assert named.returncode == 2 and len(lines) == 1 and "train_state.json: damaged training state" in lines[0]
+    resumed = run_script(train_args(train_data, out, "--train_steps", "3", "--ckpt_save_interval", "1",
+                                    "--resume", "True"))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    log = resumed.stdout + resumed.stderr
+    assert "skipping" in log and "step_00000002" in log and "resumed from" in log
+    rows = [json.loads(line) for line in open(out / "train_log.jsonl")]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    a, b = weights(tmp_path / "a", 3), weights(out, 3)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
