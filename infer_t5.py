@@ -4,13 +4,15 @@
         --t5_max_length 120 --caption_column caption --video_column video --t5_model_dir models/t5-v1_1-xxl
 
 Writes one `output_dir/<video path>.npz` per row with `text_emb` (L, D) float32 and `mask` (L,) uint8 -- the files
-train_diffusion.py reads. Rows whose file already exists are skipped, so an interrupted run resumes.
+train_diffusion.py reads. Rows whose file already exists whole are skipped, so an interrupted run resumes (a damaged
+file is embedded again).
 """
 
 import argparse
 import os
 import sys
 import time
+import zipfile
 
 import numpy as np
 
@@ -48,6 +50,19 @@ def write_npz(path, **arrays):
     os.replace(tmp, path)
 
 
+def embedding_is_whole(path, max_length):
+    """An existing cache file counts as done only if it loads and holds (max_length, D) text_emb + (max_length,)
+    mask: a truncated or foreign .npz is embedded again, not skipped."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        with np.load(path) as data:
+            emb, mask = data["text_emb"], data["mask"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return False
+    return emb.ndim == 2 and emb.shape[0] == max_length and mask.shape == (max_length,)
+
+
 def main(argv):
     # 1. config
     args = parse_args(build_parser(), argv)
@@ -70,7 +85,11 @@ def main(argv):
         out_dir = args.output_dir or os.path.dirname(os.path.abspath(args.data_file_path))
     logger = setup_logger()
     make_output_dir(out_dir, "--output_dir" if not args.captions else "--output_path")
-    todo = [(v, c) for v, c in rows if not os.path.isfile(embedding_path(out_dir, v))]
+    todo = [(v, c) for v, c in rows if not embedding_is_whole(embedding_path(out_dir, v), args.t5_max_length)]
+    redo = [v for v, _ in todo if os.path.isfile(embedding_path(out_dir, v))]
+    if redo:
+        logger.warning(f"{len(redo)} existing embedding files are damaged or of another --t5_max_length and are "
+                       f"embedded again (first: {embedding_path(out_dir, redo[0])})")
 
     if not args.captions and not todo:
         logger.info(f"all {len(rows)} rows already embedded in {out_dir}; nothing to do")

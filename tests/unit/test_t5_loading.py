@@ -91,6 +91,15 @@ def test_infer_t5_csv_resume_and_dataset_format(tmp_path):
     second = run_script(args)
     assert second.returncode == 0 and "1 embedded, 2 skipped" in second.stdout
     assert os.path.isfile(tmp_path / "c.npz")
+    # a damaged cache file (truncated by a full disk or a copy) is embedded again, not counted as done
+    whole = np.load(embedding_path(str(tmp_path), "clips/a.mp4"))["text_emb"].copy()
+    path = embedding_path(str(tmp_path), "clips/a.mp4")
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    third = run_script(args)
+    assert third.returncode == 0 and "1 embedded, 2 skipped" in third.stdout, third.stdout
+    assert "1 existing embedding files are damaged" in third.stdout + third.stderr
+    np.testing.assert_allclose(np.load(path)["text_emb"], whole, rtol=1e-4, atol=1e-5)  # batch of 1 vs of 2
 
 
 def test_infer_t5_pku_json_and_captions_mode(tmp_path):
