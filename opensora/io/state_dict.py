@@ -149,14 +149,17 @@ def net_state(net):
     return {name: p.asnumpy() for name, p in net.parameters_and_names()}
 
 
-def convert_for_model(src, target, target_shapes, drop_prefixes=(), config_name="the model config", prefer=None):
-    """Read `src`, rename onto `target_shapes` (name -> shape), check strictly, save an fp32 .ckpt at `target`.
+def convert_for_model(src, target, target_shapes, drop_prefixes=(), config_name="the model config", prefer=None,
+                      state=None):
+    """Read `src` (or take `state`, the tensors a family-specific reader already picked from it), rename onto
+    `target_shapes` (name -> shape), check strictly, save an fp32 .ckpt at `target`.
 
     Returns the report (converted / dropped / missing / unexpected / shape-mismatch counts) for the caller to
     print; any mismatch is a UserError naming the keys."""
     if not target.endswith(".ckpt"):
         raise UserError(f"--target {target}: the output must be a .ckpt file")
-    state = read_state_dict(src, **({"prefer": prefer} if prefer else {}))
+    if state is None:
+        state = read_state_dict(src, **({"prefer": prefer} if prefer else {}))
     mapped, dropped, unexpected = map_names(state, target_shapes.keys(), drop_prefixes)
     check_against(mapped, unexpected, target_shapes, src, config_name)
     save_state({name: mapped[name].astype(np.float32) for name in target_shapes}, target)

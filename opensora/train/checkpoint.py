@@ -45,18 +45,6 @@ def list_checkpoints(ckpt_dir):
     return [os.path.join(ckpt_dir, n) for n in names if os.path.isfile(os.path.join(ckpt_dir, n, "train_state.json"))]
 
 
-def resolve_resume(resume, ckpt_dir):
-    """`--resume True` -> the latest checkpoint in the run's ckpt folder; a path -> that checkpoint folder."""
-    if str(resume).lower() in ("true", "1", "yes"):
-        found = list_checkpoints(ckpt_dir)
-        if not found:
-            raise UserError(f"--resume: no checkpoint in {ckpt_dir} (nothing to resume)")
-        return found[-1]
-    if not os.path.isfile(os.path.join(resume, "train_state.json")):
-        raise UserError(f"--resume {resume}: not a training checkpoint folder (needs train_state.json)")
-    return resume
-
-
 REQUIRED_META = ("step",)
 
 
@@ -82,8 +70,9 @@ def load_resume_state(resume, ckpt_dir, logger):
     """--resume: (folder, model tensors, train tensors, meta). `--resume True` takes the newest checkpoint that
     reads whole, saying which damaged ones it passed over; an explicit folder must read whole."""
     if str(resume).lower() not in ("true", "1", "yes"):
-        folder = resolve_resume(resume, ckpt_dir)
-        return (folder, *load_training_state(folder))
+        if not os.path.isfile(os.path.join(resume, "train_state.json")):
+            raise UserError(f"--resume {resume}: not a training checkpoint folder (needs train_state.json)")
+        return (resume, *load_training_state(resume))
     candidates = list_checkpoints(ckpt_dir)
     if not candidates:
         raise UserError(f"--resume: no checkpoint in {ckpt_dir} (nothing to resume)")

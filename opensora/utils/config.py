@@ -48,7 +48,6 @@ def _bounded(kind, low, what):
 # argparse types with a range, for flags and YAML values alike
 positive_int = _bounded(int, 1, "a positive integer")
 non_negative_int = _bounded(int, 0, "an integer >= 0")
-positive_float = _bounded(float, 1e-300, "a positive number")
 
 
 def seed_int(value):
@@ -201,6 +200,17 @@ def typed_config_values(parser, cfg, source):
             converted.append(item)
         typed[key] = converted if many else converted[0]
     return typed
+
+
+def config_beside(src, given, default, flag="--model_config"):
+    """A converter's architecture file: `given`, else the config.json next to the weights `src`, else `default`;
+    a named file that does not exist is an error, not a silent fallback."""
+    path = given or os.path.join(os.path.dirname(src), "config.json")
+    if not given and not os.path.isfile(path):
+        path = default
+    if not os.path.isfile(path):
+        raise UserError(f"{flag} {path}: file not found")
+    return path
 
 
 def given_on_command_line(argv, flag):

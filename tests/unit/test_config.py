@@ -101,3 +101,19 @@ def test_command_line_errors_are_one_line_not_the_usage_block():
         parse_args(_typed_parser(), ["--sampling_steps", "0"])
     with pytest.raises(UserError, match="unrecognized arguments: --nope"):
         parse_args(_typed_parser(), ["--nope"])
+
+
+def test_config_beside_the_weights(tmp_path):
+    """The converters' rule: --model_config, else the config.json next to --src, else the default; a named file
+    that is missing is an error, not a silent fallback to the default."""
+    from opensora.utils.config import config_beside
+
+    default = tmp_path / "default.yaml"
+    default.write_text("a: 1\n")
+    src = tmp_path / "release" / "weights.safetensors"
+    src.parent.mkdir()
+    assert config_beside(str(src), "", str(default)) == str(default)
+    (src.parent / "config.json").write_text("{}")
+    assert config_beside(str(src), "", str(default)) == str(src.parent / "config.json")
+    with pytest.raises(UserError, match="--model_config no/such.json: file not found"):
+        config_beside(str(src), "no/such.json", str(default))

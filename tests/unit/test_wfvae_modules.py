@@ -219,3 +219,13 @@ def test_wavelet_coefficients_for_the_loss(tiny):
     ref_dec, ref_posterior = tiny(x, sample_posterior=False)
     np.testing.assert_array_equal(dec.asnumpy(), ref_dec.asnumpy())
     np.testing.assert_array_equal(posterior.mean.asnumpy(), ref_posterior.mean.asnumpy())
+
+
+def test_family_detection_by_class_name_or_wfvae_only_keys(tmp_path):
+    from opensora.models.ae import detect_family
+
+    named, bare = tmp_path / "named.json", tmp_path / "bare.json"
+    named.write_text(json.dumps({"_class_name": "WFVAEModel", **TINY}))
+    bare.write_text(json.dumps(TINY))  # written without diffusers' bookkeeping keys
+    assert detect_family(str(named)) == detect_family(str(bare)) == "WFVAEModel"
+    assert detect_family("configs/ae/causal_vae_488.yaml") == "CausalVAEModel"

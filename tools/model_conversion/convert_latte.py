@@ -15,15 +15,14 @@ Reads .safetensors (fp32/fp16/bf16 -> fp32) and .pt/.bin (tensors only: no pickl
 
 import argparse
 import json
-import os
 import sys
 
 from mindspore.nn.utils import no_init_parameters
 
 from opensora.io import convert_for_model, format_report
 from opensora.models.diffusion.families import family_of_config
-from opensora.utils.config import HelpFormatter
-from opensora.utils.errors import UserError, run_main
+from opensora.utils.config import HelpFormatter, config_beside
+from opensora.utils.errors import run_main
 
 DEFAULT_CONFIG = "configs/diffusion/model/latte_t2v_17x256x256.json"
 
@@ -41,11 +40,7 @@ def build_parser():
 
 def main(argv):
     args = build_parser().parse_args(argv)
-    config_path = args.model_config or os.path.join(os.path.dirname(args.src), "config.json")
-    if not os.path.isfile(config_path):
-        config_path = DEFAULT_CONFIG
-    if not os.path.isfile(config_path):
-        raise UserError(f"--model_config {config_path}: file not found")
+    config_path = config_beside(args.src, args.model_config, DEFAULT_CONFIG)
     with open(config_path) as f:
         config = json.load(f)
     with no_init_parameters():  # names and shapes only: no memory for weights

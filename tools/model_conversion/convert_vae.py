@@ -6,8 +6,8 @@
         --target models/wfvae/model.ckpt
 
 The architecture comes from --model_config, else the config.json next to --src, else configs/ae/causal_vae_488.yaml.
-A config naming `_class_name` WFVAEModel (the v1.3 release's vae/config.json) is a WF-VAE: its merged.ckpt (a torch
-training checkpoint) is read as the original's init_from_ckpt reads it (the EMA weights when it has any, else
+A WF-VAE config (the v1.3 release's vae/config.json: `_class_name` WFVAEModel) makes it a WF-VAE: its merged.ckpt (a
+torch training checkpoint) is read as the original's init_from_ckpt reads it (the EMA weights when it has any, else
 state_dict's gen_model), and the Haar filters it lacks are written at their constant values.
 
 A 2-D VAE (e.g. sd-vae-ft-mse in diffusers names, or an LDM-named AutoencoderKL) is recognised by its keys and
@@ -20,15 +20,13 @@ match is an error.
 """
 
 import argparse
-import json
-import os
 import sys
 
 from mindspore.nn.utils import no_init_parameters
 
 from opensora.io import convert_for_model, format_report
-from opensora.models.ae import CausalVAEModel
-from opensora.utils.config import HelpFormatter
+from opensora.models.ae import CausalVAEModel, detect_family
+from opensora.utils.config import HelpFormatter, config_beside
 from opensora.utils.errors import UserError, run_main
 
 DEFAULT_CONFIG = "configs/ae/causal_vae_488.yaml"
@@ -50,8 +48,8 @@ def main(argv):
     from opensora.io import read_state_dict
     from opensora.models.ae.inflation import detect_2d_layout
 
-    config_path = model_config_path(args)
-    if is_wfvae_config(config_path):
+    config_path = config_beside(args.src, args.model_config, DEFAULT_CONFIG)
+    if detect_family(config_path) == "WFVAEModel":
         return convert_wfvae(config_path, args)
     state = read_state_dict(args.src)
     if detect_2d_layout(state):
@@ -66,61 +64,23 @@ def main(argv):
     return 0
 
 
-def model_config_path(args):
-    """--model_config, else the config.json next to --src, else the causal VAE 488 default."""
-    path = args.model_config or os.path.join(os.path.dirname(args.src), "config.json")
-    if not args.model_config and not os.path.isfile(path):
-        path = DEFAULT_CONFIG
-    if not os.path.isfile(path):
-        raise UserError(f"--model_config {path}: file not found")
-    return path
-
-
-def is_wfvae_config(path):
-    """A WF-VAE config names its class, or (without `_class_name`) has WF-VAE-only keys."""
-    if not path.endswith(".json"):
-        return False
-    try:
-        with open(path) as f:
-            raw = json.load(f)
-    except ValueError as err:
-        reason = str(err).splitlines()[0][:120]
-        raise UserError(f"--model_config {path}: not a readable JSON config ({reason})") from err
-    if not isinstance(raw, dict):
-        return False
-    if "_class_name" in raw:
-        return raw["_class_name"] == "WFVAEModel"
-    return any(key in raw for key in ("base_channels", "latent_dim", "encoder_energy_flow_hidden_size"))
-
-
 def convert_wfvae(config_path, args):
-    """A WF-VAE checkpoint (torch merged.ckpt / .pt, safetensors, MindSpore .ckpt) -> MindSpore .ckpt.
+    """A WF-VAE checkpoint (torch merged.ckpt / .pt, safetensors, MindSpore .ckpt) -> a complete MindSpore .ckpt.
 
-    The weights are picked as the original's init_from_ckpt picks them (read_wfvae_state: EMA when present), so
-    this does convert_for_model's steps on that dict; Haar filters the file lacks are left to the loader, which
-    puts in their constants (the original's non-strict load keeps them too)."""
-    import numpy as np
-
-    from opensora.io import map_names, save_state
-    from opensora.io.state_dict import check_against
+    The weights are picked as the original's init_from_ckpt picks them (read_wfvae_state: EMA when present); the
+    Haar filters the EMA weights lack get their constants (the original's non-strict load keeps them too)."""
     from opensora.models.ae.wfvae import WFVAEModel, read_wfvae_state
 
-    if not args.target.endswith(".ckpt"):
-        raise UserError(f"--target {args.target}: the output must be a .ckpt file")
     with no_init_parameters():  # names and shapes only: no memory for weights
         model = WFVAEModel.from_config_file(config_path)
     shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}
     state = read_wfvae_state(args.src)
-    mapped, dropped, unexpected = map_names(state, shapes.keys(), ("loss.",))
-    absent_filters = [name for name in model.fixed_parameters() if name not in mapped]
-    required = {name: shape for name, shape in shapes.items() if name not in absent_filters}
-    check_against(mapped, unexpected, required, args.src, f"--model_config {config_path}")
-    save_state({name: mapped[name].astype(np.float32) for name in required}, args.target)
-    report = {"converted": len(mapped), "dropped": len(dropped), "drop_prefixes": ["loss."], "missing": 0,
-              "unexpected": 0, "shape_mismatches": 0, "target": args.target}
+    filled = model.fill_fixed(state)
+    report = convert_for_model(args.src, args.target, shapes, drop_prefixes=("loss.",),
+                               config_name=f"--model_config {config_path}", state=filled)
+    added = len(filled) - len(state)
     print(f"{args.src}: a WFVAEModel checkpoint ({config_path})"
-          + (f"; {len(absent_filters)} constant Haar filters not in it (the loader sets them)" if absent_filters
-             else ""))
+          + (f"; {added} constant Haar filters not in it, written at their values" if added else ""))
     print(format_report(report))
     print(f"saved {args.target}")
     return 0
@@ -131,7 +91,6 @@ def convert_2d(state, args):
 
     from opensora.io import save_state
     from opensora.models.ae.inflation import to_ldm_2d
-    from opensora.utils.errors import UserError
 
     if not args.target.endswith(".ckpt"):
         raise UserError(f"--target {args.target}: the output must be a .ckpt file")

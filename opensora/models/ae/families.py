@@ -1,8 +1,8 @@
 """Autoencoder families by name, and which one a config describes: the v1.0 causal VAE and the v1.3 WF-VAE.
 
 A released config.json names its class (`_class_name`); this repo's YAML for the causal VAE does not, so a config
-without one is the causal VAE. The v1.3 scripts name an autoencoder as `--ae WFVAEModel_D8_4x8x8` (family,
-latent channels, compression); those names are accepted too.
+without one is the causal VAE -- unless it has keys only the WF-VAE takes. The v1.3 scripts name an autoencoder as
+`--ae WFVAEModel_D8_4x8x8` (family, latent channels, compression); those names are accepted too.
 """
 
 import json
@@ -13,6 +13,7 @@ import yaml
 from ...utils.errors import UserError
 
 DEFAULT_FAMILY = "CausalVAEModel"
+WFVAE_ONLY_KEYS = ("base_channels", "encoder_energy_flow_hidden_size", "decoder_energy_flow_hidden_size")
 
 
 def families():
@@ -49,8 +50,12 @@ def detect_family(config_or_folder):
             raw = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
     except (ValueError, yaml.YAMLError) as err:
         raise UserError(f"{path}: not a readable JSON/YAML config ({str(err).splitlines()[0][:120]})") from err
-    name = raw.get("_class_name") if isinstance(raw, dict) else None
-    return family_of_name(name) if name else DEFAULT_FAMILY
+    if not isinstance(raw, dict):
+        return DEFAULT_FAMILY
+    if raw.get("_class_name"):
+        return family_of_name(raw["_class_name"])
+    # a WF-VAE config.json written without diffusers' `_class_name` still has keys only the WF-VAE takes
+    return "WFVAEModel" if any(key in raw for key in WFVAE_ONLY_KEYS) else DEFAULT_FAMILY
 
 
 def load_autoencoder(config_or_folder, checkpoint=None, family="", strict=True, logger=None):

@@ -168,6 +168,16 @@ class AttnBlock3D(nn.Cell):
         return x + self.proj_out(h)
 
 
+def pad_right_bottom(x, by_concat):
+    """Zero-pad the last two axes by one at the end (the original's F.pad(x, (0, 1, 0, 1))). `by_concat` (the
+    backend's pad_by_concat): concatenate zeros instead -- `ops.pad`'s gradient came out wrong from the second call
+    of a compiled (graph-mode) training step on CPU."""
+    if not by_concat:
+        return ops.pad(x, (0, 1, 0, 1))
+    x = ops.cat((x, ops.zeros(x.shape[:-1] + (1,), x.dtype)), axis=-1)
+    return ops.cat((x, ops.zeros(x.shape[:-2] + (1, x.shape[-1]), x.dtype)), axis=-2)
+
+
 class SpatialDownsample2x(nn.Cell):
     """Zero-pad right and bottom by 1, then a (1,3,3) stride-(1,2,2) conv (V5)."""
 
@@ -180,14 +190,7 @@ class SpatialDownsample2x(nn.Cell):
         self.pad_by_concat = kernels.pad_by_concat
 
     def construct(self, x):
-        if not self.pad_by_concat:
-            return self.conv(ops.pad(x, (0, 1, 0, 1)))  # (B, C, T, H+1, W+1)
-        # the same by concatenating zeros: `ops.pad`'s gradient came out wrong from the second call of a compiled
-        # (graph-mode) training step on CPU
-        b, c, t, h, w = x.shape
-        x = ops.cat((x, ops.zeros((b, c, t, h, 1), x.dtype)), axis=4)
-        x = ops.cat((x, ops.zeros((b, c, t, 1, w + 1), x.dtype)), axis=3)
-        return self.conv(x)
+        return self.conv(pad_right_bottom(x, self.pad_by_concat))  # padded: (B, C, T, H+1, W+1)
 
 
 class SpatialUpsample2x(nn.Cell):

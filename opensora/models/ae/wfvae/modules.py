@@ -16,7 +16,7 @@ from mindspore import Parameter, nn, ops
 
 from ....backend import kernel_choices
 from ..causal_vae.modules import CausalConv3d as _CausalConv3dV1
-from ..causal_vae.modules import GroupNorm, nonlinearity
+from ..causal_vae.modules import GroupNorm, nonlinearity, pad_right_bottom
 
 # The original's Haar filters: +-0.3536 (not 1/sqrt(8) = 0.35355: a 3-D analysis + synthesis round trip scales by
 # 8 * 0.3536^2 = 1.000264) in 3-D, +-1/2 in 2-D (exact round trip). Signs indexed [t][h][w] / [h][w].
@@ -55,15 +55,6 @@ def video_to_image(x):
 def image_to_video(y, b):
     bt, c, h, w = y.shape
     return y.reshape(b, bt // b, c, h, w).transpose(0, 2, 1, 3, 4).contiguous()  # (B, C, T, H, W)
-
-
-def pad_right_bottom(x, by_concat):
-    """Zero-pad the last two axes by one at the end (the original's F.pad(x, (0, 1, 0, 1)))."""
-    if not by_concat:
-        return ops.pad(x, (0, 1, 0, 1))
-    # concatenated zeros: `ops.pad`'s gradient came out wrong from the second compiled CPU training step
-    x = ops.cat((x, ops.zeros(x.shape[:-1] + (1,), x.dtype)), axis=-1)
-    return ops.cat((x, ops.zeros(x.shape[:-2] + (1, x.shape[-1]), x.dtype)), axis=-2)
 
 
 # Axes are non-negative Python ints from len(x.shape): constants that graph mode can compile.
