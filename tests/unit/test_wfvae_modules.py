@@ -229,3 +229,16 @@ def test_family_detection_by_class_name_or_wfvae_only_keys(tmp_path):
     bare.write_text(json.dumps(TINY))  # written without diffusers' bookkeeping keys
     assert detect_family(str(named)) == detect_family(str(bare)) == "WFVAEModel"
     assert detect_family("configs/ae/causal_vae_488.yaml") == "CausalVAEModel"
+
+
+def test_family_detection_names_the_file_for_a_class_it_does_not_run(tmp_path):
+    from opensora.models.ae import detect_family
+    from opensora.utils.errors import UserError
+
+    image_vae, other = tmp_path / "sd_vae.json", tmp_path / "vq.json"
+    image_vae.write_text(json.dumps({"_class_name": "AutoencoderKL", "latent_channels": 4}))
+    other.write_text(json.dumps({"_class_name": "VQModel"}))
+    with pytest.raises(UserError, match=r"sd_vae\.json: a 2-D image VAE \(AutoencoderKL\).*inflate"):
+        detect_family(str(image_vae))
+    with pytest.raises(UserError, match=r"vq\.json: _class_name VQModel is not an autoencoder this repo runs"):
+        detect_family(str(other))

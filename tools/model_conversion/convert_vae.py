@@ -26,6 +26,7 @@ from mindspore.nn.utils import no_init_parameters
 
 from opensora.io import convert_for_model, format_report
 from opensora.models.ae import CausalVAEModel, detect_family
+from opensora.models.ae.families import IMAGE_VAE_CLASSES, declared_class
 from opensora.utils.config import HelpFormatter, config_beside
 from opensora.utils.errors import UserError, run_main
 
@@ -49,11 +50,15 @@ def main(argv):
     from opensora.models.ae.inflation import detect_2d_layout
 
     config_path = config_beside(args.src, args.model_config, DEFAULT_CONFIG)
-    if detect_family(config_path) == "WFVAEModel":
+    image_vae = declared_class(config_path) in IMAGE_VAE_CLASSES  # e.g. sd-vae-ft-mse's own config.json
+    if not image_vae and detect_family(config_path) == "WFVAEModel":
         return convert_wfvae(config_path, args)
     state = read_state_dict(args.src)
     if detect_2d_layout(state):
         return convert_2d(state, args)
+    if image_vae:
+        raise UserError(f"{args.src}: {config_path} names a 2-D image VAE, but the checkpoint has neither diffusers "
+                        "nor LDM AutoencoderKL names; pass the right --src or --model_config")
     with no_init_parameters():  # names and shapes only: no memory for weights
         model = CausalVAEModel.from_config_file(config_path)
     shapes = {name: tuple(p.shape) for name, p in model.parameters_and_names()}

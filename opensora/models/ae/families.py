@@ -14,6 +14,8 @@ from ...utils.errors import UserError
 
 DEFAULT_FAMILY = "CausalVAEModel"
 WFVAE_ONLY_KEYS = ("base_channels", "encoder_energy_flow_hidden_size", "decoder_energy_flow_hidden_size")
+# 2-D image VAEs: not a family of their own here, the input of convert_vae.py's 2-D route and the inflation tool
+IMAGE_VAE_CLASSES = ("AutoencoderKL",)
 
 
 def families():
@@ -40,8 +42,8 @@ def config_file(config_or_folder):
     return config_or_folder
 
 
-def detect_family(config_or_folder):
-    """The family a config file (or a released folder's config.json) describes."""
+def read_config(config_or_folder):
+    """(path, parsed JSON/YAML) of an autoencoder config; a missing or unreadable file is one line naming it."""
     path = config_file(config_or_folder)
     if not os.path.isfile(path):
         raise UserError(f"{path}: autoencoder config not found (expected config.json or a configs/ae/*.yaml)")
@@ -50,10 +52,29 @@ def detect_family(config_or_folder):
             raw = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
     except (ValueError, yaml.YAMLError) as err:
         raise UserError(f"{path}: not a readable JSON/YAML config ({str(err).splitlines()[0][:120]})") from err
+    return path, raw
+
+
+def declared_class(config_or_folder):
+    """The `_class_name` a config names, or '' when it names none."""
+    _, raw = read_config(config_or_folder)
+    return str(raw.get("_class_name") or "") if isinstance(raw, dict) else ""
+
+
+def detect_family(config_or_folder):
+    """The family a config file (or a released folder's config.json) describes."""
+    path, raw = read_config(config_or_folder)
     if not isinstance(raw, dict):
         return DEFAULT_FAMILY
     if raw.get("_class_name"):
-        return family_of_name(raw["_class_name"])
+        name = str(raw["_class_name"])
+        if name in IMAGE_VAE_CLASSES:
+            raise UserError(f"{path}: a 2-D image VAE ({name}), not a video autoencoder; convert it with "
+                            "tools/model_conversion/convert_vae.py and inflate it with inflate_vae2d_to_vae3d.py")
+        if name.split("_", 1)[0] not in families():
+            raise UserError(f"{path}: _class_name {name} is not an autoencoder this repo runs; "
+                            f"known: {', '.join(sorted(families()))}")
+        return family_of_name(name)
     # a WF-VAE config.json written without diffusers' `_class_name` still has keys only the WF-VAE takes
     return "WFVAEModel" if any(key in raw for key in WFVAE_ONLY_KEYS) else DEFAULT_FAMILY
 
