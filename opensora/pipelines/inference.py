@@ -43,10 +43,19 @@ class InferenceSetup:
         from .io import read_captions
 
         self.args = args
+        self.warnings = []  # said once the run's log exists
         self.dtype = resolve_dtype(args.dtype, args.device_target)
         self.sample_method = "DDIM" if args.ddim_sampling else args.sample_method
         if self.sample_method not in SAMPLERS:
             raise UserError(f"--sample_method {self.sample_method}: choose one of {', '.join(SAMPLERS)}")
+        self.latte_config_path = self._latte_config_path()
+        self.latte_config = _read_json(self.latte_config_path, "--model_config")
+        from ..models.diffusion.families import family_of_config
+
+        self.model_class = family_of_config(self.latte_config, self.latte_config_path)
+        self.v1_3 = self.model_class.__name__ == "OpenSoraT2V_v1_3"
+        self.make_scheduler = self._scheduler_factory()
+        self.prompt_template, self.negative_prompt = self._prompt_strings()
         if self.sample_method == "PNDM" and args.sampling_steps < PNDM_MIN_STEPS:
             # the original (diffusers' PNDMScheduler) fails here with a numpy broadcast error
             raise UserError(f"--sampling_steps {args.sampling_steps}: PNDM needs at least {PNDM_MIN_STEPS} (its "
@@ -55,9 +64,6 @@ class InferenceSetup:
             raise UserError("--enable_flash_attention: flash attention runs on Ascend only; drop the flag on CPU")
         if str(args.enable_tiling).lower() not in ("auto", "true", "false", "1", "0"):
             raise UserError(f"--enable_tiling {args.enable_tiling}: expected auto, True or False")
-        self.latte_config_path = self._latte_config_path()
-        with open(self.latte_config_path) as f:
-            self.latte_config = json.load(f)
         self._check_frames_and_size()
         if args.decode_latents:
             if not args.input_latents_dir:
@@ -66,6 +72,9 @@ class InferenceSetup:
                 raise UserError(f"--input_latents_dir {args.input_latents_dir}: folder not found (write it with "
                                 "--save_latents)")
         else:
+            if args.text_embed_cache and self.v1_3:
+                raise UserError(f"--text_embed_cache {args.text_embed_cache}: v1.3 models encode each prompt in its "
+                                "--prompt_template with the masks kept; drop the flag (the mT5 stage runs)")
             self.cache = load_embed_cache(args.text_embed_cache) if args.text_embed_cache else None
             self.captions = list(self.cache["captions"]) if self.cache else read_captions(args.captions)
             self.checkpoint = args.checkpoint or os.path.join("models", args.model_version, "model.ckpt")
@@ -79,12 +88,15 @@ class InferenceSetup:
                 require_t5_folder(self.t5_dir, "--t5_model_dir" if args.t5_model_dir else "--t5_cache_folder")
         if not args.save_latents:
             if not os.path.isdir(args.vae_config):
-                _require_file(args.vae_config, "--vae_config", "use configs/ae/causal_vae_488.yaml")
+                _require_file(args.vae_config, "--vae_config", "use configs/ae/causal_vae_488.yaml (v1.0) or "
+                              "configs/ae/wfvae_d8_4x8x8.json (v1.3)")
                 _require_file(
                     args.vae_checkpoint,
                     "--vae_checkpoint",
                     "convert the release with tools/model_conversion/convert_vae.py",
                 )
+        if not args.save_latents:
+            self._check_vae_fits_the_model()
         if args.decode_latents and not args.output_path:  # the videos go beside the latents they come from
             self.run_dir = make_output_dir(args.input_latents_dir, "--input_latents_dir")
             config_name = "decode_config.yaml"  # the first stage's config.yaml stays
@@ -92,6 +104,8 @@ class InferenceSetup:
             self.run_dir = make_run_dir(args.output_path or DEFAULT_OUTPUT_PATH)
             config_name = "config.yaml"
         self.logger = setup_logger(self.run_dir)
+        for warning in self.warnings:
+            self.logger.warning(warning)
         save_config(args, self.run_dir, name=config_name)
 
     # ------------------------------------------------------------------ checks
@@ -109,11 +123,69 @@ class InferenceSetup:
             if os.path.isfile(path):
                 return path
         raise UserError(
-            f"--model_config: none of {', '.join(candidates)} exists (the LatteT2V config.json of the release)"
+            f"--model_config: none of {', '.join(candidates)} exists (the release's config.json: LatteT2V or "
+            "OpenSoraT2V_v1_3)"
         )
 
+    def _check_vae_fits_the_model(self):
+        from ..models.ae.families import latent_channels_of
+
+        channels = latent_channels_of(self.args.vae_config)
+        if channels != self.latte_config["in_channels"]:
+            raise UserError(f"--vae_config {self.args.vae_config}: its latents have {channels} channels, the model's "
+                            f"({self.latte_config_path}) in_channels is {self.latte_config['in_channels']}; pass the "
+                            "autoencoder the model was trained with")
+
+    def _scheduler_factory(self):
+        """A function building the run's sampler: v1.0 the diffusers defaults (sample_t2v.py), v1.3 get_scheduler's
+        options (sample_utils.py); an option this port does not implement is one line naming the flags."""
+        from ..diffusion.schedulers import SAMPLERS, create_v1_3_scheduler
+
+        args = self.args
+        if args.guidance_rescale < 0:
+            raise UserError(f"--guidance_rescale {args.guidance_rescale}: must be >= 0 (0 turns it off)")
+        if not self.v1_3:
+            for flag, value, default in (("--prediction_type", args.prediction_type, "epsilon"),
+                                         ("--rescale_betas_zero_snr", args.rescale_betas_zero_snr, False),
+                                         ("--guidance_rescale", args.guidance_rescale, 0.0)):
+                if value != default:
+                    raise UserError(f"{flag} {value}: for v1.3 models; {self.latte_config_path} is a LatteT2V "
+                                    "(v1.0 samples as sample_t2v.py: epsilon, default betas, no rescale)")
+            return SAMPLERS[self.sample_method]
+
+        def make():
+            return create_v1_3_scheduler(self.sample_method, args.prediction_type, args.rescale_betas_zero_snr)
+
+        try:
+            make()
+        except ValueError as err:
+            raise UserError(f"--sample_method {self.sample_method} --prediction_type {args.prediction_type} "
+                            f"--rescale_betas_zero_snr {args.rescale_betas_zero_snr}: {err}") from err
+        return make
+
+    def _prompt_strings(self):
+        """(template, negative prompt): 'auto' is what the family's original sample script uses."""
+        from .pipeline_opensora import NEGATIVE_PROMPT, POSITIVE_PROMPT_TEMPLATE
+
+        args = self.args
+        template = args.prompt_template
+        if template == "auto":
+            template = POSITIVE_PROMPT_TEMPLATE if self.v1_3 else "{}"
+        if template.count("{}") != 1:
+            raise UserError(f"--prompt_template {args.prompt_template!r}: needs exactly one {{}} where the prompt goes")
+        negative = args.negative_prompt
+        if negative == "auto":
+            negative = NEGATIVE_PROMPT if self.v1_3 else ""
+        return template, negative
+
     def _check_frames_and_size(self):
+        if self.v1_3:
+            return self._check_v1_3_frames_and_size()
         cfg, args = self.latte_config, self.args
+        for flag in ("--height", "--width"):
+            if getattr(args, flag[2:]):
+                raise UserError(f"{flag} {getattr(args, flag[2:])}: for v1.3 models; a LatteT2V generates square "
+                                "frames of its checkpoint's size (--image_size)")
         sample = cfg["sample_size"] if isinstance(cfg["sample_size"], list) else [cfg["sample_size"]] * 2
         self.latent_hw = tuple(sample)
         self.latent_frames = cfg["video_length"]
@@ -131,6 +203,32 @@ class InferenceSetup:
                 f"{size}x{sample[1] * VAE_SPATIAL} frames (sample_size {sample}); use --image_size {size}"
             )
         self.num_frames, self.image_size = frames, size
+        self.height = self.width = size
+
+    def _check_v1_3_frames_and_size(self):
+        """Any 4n+1 frames and any multiple of 16 pixels (8x the VAE, then 2x2 patches): the original checks 4n+1 and
+        8, and fails later inside the model on a size that is not a multiple of 16."""
+        cfg, args = self.latte_config, self.args
+        stride = VAE_SPATIAL * cfg["patch_size"]
+        frames = args.num_frames or (int(cfg["sample_size_t"]) - 1) * VAE_TEMPORAL + 1
+        height = args.height or args.image_size or _first(cfg["sample_size_h"]) * VAE_SPATIAL
+        width = args.width or args.image_size or _last(cfg["sample_size_w"]) * VAE_SPATIAL
+        if (frames - 1) % VAE_TEMPORAL:
+            low = (frames - 1) // VAE_TEMPORAL * VAE_TEMPORAL + 1
+            raise UserError(f"--num_frames {frames}: must be 4n+1 (the WF-VAE's 4x time compression keeps frame 0); "
+                            f"use {low} or {low + VAE_TEMPORAL}")
+        for flag, value in (("--height", height), ("--width", width)):
+            if value % stride:
+                low = max(stride, value // stride * stride)
+                raise UserError(f"{flag} {value}: must be a multiple of {stride} (8x VAE, then {cfg['patch_size']}x"
+                                f"{cfg['patch_size']} patches); use {low} or {low + stride}")
+        if height % 32 or width % 32:
+            self.warnings.append(f"{height}x{width}: the v1.3 model was trained on sizes that are multiples of 32 "
+                                 "(--hw_stride 32); other sizes run but were not trained")
+        self.num_frames, self.height, self.width = frames, height, width
+        self.image_size = height
+        self.latent_frames = (frames - 1) // VAE_TEMPORAL + 1
+        self.latent_hw = (height // VAE_SPATIAL, width // VAE_SPATIAL)
 
     # ------------------------------------------------------------------ stages
     def _pipeline(self, text_encoder=None, vae=None, transformer=None, scheduler=None):
@@ -139,7 +237,9 @@ class InferenceSetup:
         return VideoGenPipeline(text_encoder, vae, transformer, scheduler, scale_factor=self.args.sd_scale_factor)
 
     def encode_prompts(self):
-        """[(prompts of a batch, prompt_embeds, negative_embeds)], then the T5 is freed."""
+        """[(prompts of a batch, text tensors of the batch)], then the text encoder is freed. The tensors: v1.0
+        (prompt_embeds, negative_embeds) as VideoGenPipeline builds them; v1.3 (embeds, mask, negative, negative
+        mask) as OpenSoraPipeline builds them."""
         from ..models.text_encoder import T5Embedder
 
         args = self.args
@@ -150,14 +250,23 @@ class InferenceSetup:
         else:
             embedder = None
             self.logger.info(f"text embeddings from {args.text_embed_cache} (no T5 run)")
-        pipe = self._pipeline(text_encoder=embedder)
         cfg = args.guidance_scale > 1.0
         out = []
         for i in range(0, len(self.captions), args.batch_size):
             batch = self.captions[i : i + args.batch_size]
+            if self.v1_3:
+                from .pipeline_opensora import OpenSoraPipeline
+
+                pipe = OpenSoraPipeline(embedder, None, None, None)
+                texts = [self.prompt_template.format(caption) for caption in batch]
+                out.append((batch, pipe.encode_prompt(texts, self.negative_prompt, args.num_videos_per_prompt, cfg,
+                                                      args.max_sequence_length)))
+                continue
+            pipe = self._pipeline(text_encoder=embedder)
             if self.cache is None:
+                texts = [self.prompt_template.format(caption) for caption in batch]
                 pe, ne = pipe.encode_prompt(
-                    batch, args.negative_prompt, args.num_videos_per_prompt, do_classifier_free_guidance=cfg
+                    texts, self.negative_prompt, args.num_videos_per_prompt, do_classifier_free_guidance=cfg
                 )
             else:
                 c = self.cache
@@ -169,64 +278,87 @@ class InferenceSetup:
                     negative_prompt_embeds=c["negative_text_emb"],
                     do_classifier_free_guidance=cfg,
                 )
-            out.append((batch, pe, ne))
-        del embedder, pipe
+            out.append((batch, (pe, ne)))
+        del embedder
         gc.collect()
         return out
 
-    def denoise(self, embeds):
-        """-> (names, captions, latents (N, 4, T', h, w)); the transformer is freed afterwards."""
-        from ..diffusion.schedulers import SAMPLERS
-        from ..models.diffusion.latte import LatteT2V
+    def _load_transformer(self):
         from ..utils.amp import apply_precision
-        from .io import safe_name
 
         args = self.args
-        latte = LatteT2V(self.latte_config)
-        latte.load_checkpoint(self.checkpoint, logger=self.logger)
-        latte.set_train(False)
-        apply_precision(latte, self.dtype)
+        model = self.model_class(self.latte_config)
+        model.load_checkpoint(self.checkpoint, logger=self.logger)
+        model.set_train(False)
+        apply_precision(model, self.dtype)
         if args.enable_flash_attention:
-            latte.enable_flash_attention()
+            model.enable_flash_attention()
         if args.jit:  # one graph for the whole forward; shapes are fixed for a run, so it compiles once
             import mindspore as ms
 
-            latte.construct = ms.jit(latte.construct)
-            self.logger.info(f"compiling the LatteT2V forward graph (--jit; first step; {JIT_COMPILE_TIME})")
-        pipe = self._pipeline(transformer=latte, scheduler=SAMPLERS[self.sample_method]())
+            model.construct = ms.jit(model.construct)
+            self.logger.info(f"compiling the {self.model_class.__name__} forward graph (--jit; first step; "
+                             f"{JIT_COMPILE_TIME})")
+        return model
+
+    def denoise(self, embeds):
+        """-> (names, captions, latents (N, C, T', h, w)); the transformer is freed afterwards."""
+        from .io import safe_name
+
+        args = self.args
+        model = self._load_transformer()
+        scheduler = self.make_scheduler()
+        if self.v1_3:
+            from .pipeline_opensora import OpenSoraPipeline
+
+            pipe = OpenSoraPipeline(None, None, model, scheduler)
+        else:
+            pipe = self._pipeline(transformer=model, scheduler=scheduler)
         pipe.scheduler.set_timesteps(args.sampling_steps)
         self.logger.info(f"sampler {pipe.scheduler.describe_calls(args.sampling_steps)} per batch")
         names, captions, latents = [], [], []
-        for b, (batch, pe, ne) in enumerate(embeds):
+        for b, (batch, text) in enumerate(embeds):
             rng = np.random.default_rng(args.seed + b)  # one stream per batch: a prompt's video depends on its batch
-            start = pipe.prepare_latents(pe.shape[0], self.latent_frames, self.latent_hw, rng)
-            out = pipe.denoise(pe, ne, start, args.sampling_steps, args.guidance_scale, rng=rng)
+            pipe.scheduler.set_timesteps(args.sampling_steps)  # init_noise_sigma is the sampling schedule's
+            if self.v1_3:
+                start = pipe.prepare_latents(text[0].shape[0], self.num_frames, self.height, self.width, rng)
+                out = pipe.denoise(*text, start, args.sampling_steps, args.guidance_scale, args.guidance_rescale,
+                                   rng=rng)
+            else:
+                start = pipe.prepare_latents(text[0].shape[0], self.latent_frames, self.latent_hw, rng)
+                out = pipe.denoise(*text, start, args.sampling_steps, args.guidance_scale, rng=rng)
             for j, lat in enumerate(out):
                 caption = batch[j // args.num_videos_per_prompt]
                 names.append(safe_name(len(names), caption))
                 captions.append(caption)
                 latents.append(lat)
-        del latte, pipe
+        del model, pipe
         gc.collect()
         return names, captions, np.stack(latents)
 
     def decode_and_save(self, names, latents):
         from ..dataset.video_io import write_video
-        from ..models.ae import CausalVAEModel
+        from ..models.ae import load_autoencoder
         from ..utils.amp import apply_precision
 
         args = self.args
-        vae = CausalVAEModel.from_pretrained(
-            args.vae_config, checkpoint=args.vae_checkpoint or None, logger=self.logger
-        )
+        vae = load_autoencoder(args.vae_config, checkpoint=args.vae_checkpoint or None, logger=self.logger)
         vae.set_train(False)
         apply_precision(vae, self.dtype)
+        is_wfvae = hasattr(vae, "denormalize_latents")
         tiling = str(args.enable_tiling).lower()
-        if tiling in ("true", "1") or (tiling == "auto" and latents.shape[-1] * VAE_SPATIAL > 256):
+        # auto: the causal VAE tiles above 256 px (as v1.0's configs); the WF-VAE decodes whole (the v1.3 default)
+        if tiling in ("true", "1") or (tiling == "auto" and not is_wfvae and latents.shape[-1] * VAE_SPATIAL > 256):
             vae.enable_tiling()
-            vae.tile_overlap_factor = args.tile_overlap_factor
-            self.logger.info(f"VAE tiling on (overlap {args.tile_overlap_factor})")
-        pipe = self._pipeline(vae=vae)
+            if not is_wfvae:
+                vae.tile_overlap_factor = args.tile_overlap_factor
+            self.logger.info("VAE tiling on" + ("" if is_wfvae else f" (overlap {args.tile_overlap_factor})"))
+        if self.v1_3 or is_wfvae:
+            from .pipeline_opensora import OpenSoraPipeline
+
+            pipe = OpenSoraPipeline(None, vae, None, None, scale_factor=args.sd_scale_factor)
+        else:
+            pipe = self._pipeline(vae=vae)
         paths = []
         for name, lat in zip(names, latents):
             video = pipe.decode_latents(lat[None])[0]  # (T, H, W, 3) uint8
@@ -244,6 +376,26 @@ def load_embed_cache(path):
             f"--text_embed_cache {path}: missing {', '.join(missing)}; re-create it with infer_t5.py --captions"
         )
     return {k: data[k] for k in data.files}
+
+
+def _first(value):
+    """sample_size_h as the original's training code writes it: an int, or the (h, w) latent size."""
+    return int(value[0] if isinstance(value, (list, tuple)) else value)
+
+
+def _last(value):
+    return int(value[-1] if isinstance(value, (list, tuple)) else value)
+
+
+def _read_json(path, flag):
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except ValueError as err:
+        raise UserError(f"{flag} {path}: not valid JSON ({str(err)[:120]})") from err
+    if not isinstance(config, dict):
+        raise UserError(f"{flag} {path}: expected a JSON object of config keys")
+    return config
 
 
 def _require_file(path, flag, fix):

@@ -38,7 +38,14 @@ def build_inference_parser(description=""):
     p.add_argument("--clip_checkpoint", default="", help="unused (kept for the original configs)")
     p.add_argument("--captions", nargs="+", default=["a sunset over the sea"], help="prompts, or one .txt file")
     p.add_argument(
-        "--negative_prompt", default="", help="prompt guided away from ('' = the empty prompt, as the original)"
+        "--negative_prompt", default="auto",
+        help="prompt guided away from; auto: v1.0 models the empty prompt, v1.3 models the v1.3 sample script's "
+        "(nsfw, lowres, bad anatomy, ...), as the originals"
+    )
+    p.add_argument(
+        "--prompt_template", default="auto",
+        help="each prompt is put into this at {}; auto: v1.0 models none, v1.3 models the sample script's "
+        "'high quality, high aesthetic, {}' wrapper (with its newlines)"
     )
     p.add_argument(
         "--num_frames", type=non_negative_int, default=0,
@@ -46,8 +53,21 @@ def build_inference_parser(description=""):
     )
     p.add_argument(
         "--image_size", type=non_negative_int, default=0,
-        help="frame size in pixels; must match the checkpoint (0: from it)"
+        help="frame size in pixels; must match the checkpoint (0: from it); v1.3: height = width = this"
     )
+    p.add_argument("--height", type=non_negative_int, default=0,
+                   help="v1.3 models: frame height in pixels, a multiple of 16 (0: the config's)")
+    p.add_argument("--width", type=non_negative_int, default=0,
+                   help="v1.3 models: frame width in pixels, a multiple of 16 (0: the config's)")
+    p.add_argument("--max_sequence_length", type=positive_int, default=512,
+                   help="v1.3 models: prompt tokens, padded (the original's 512); v1.0 uses --t5_max_length")
+    p.add_argument("--guidance_rescale", type=float, default=0.0,
+                   help="v1.3 models: rescale the guided prediction's std towards the text one's (0: off, as the "
+                   "sample script; Lin et al. 2023 suggest 0.7)")
+    p.add_argument("--prediction_type", default="epsilon", choices=["epsilon", "v_prediction"],
+                   help="v1.3 models: what the model predicts (the release: v_prediction)")
+    add_bool_flag(p, "--rescale_betas_zero_snr", False,
+                  "v1.3 models: zero-terminal-SNR betas and 'trailing' timesteps (the release: True)")
     p.add_argument("--sd_scale_factor", type=float, default=0.18215, help="latents = VAE sample x this")
     p.add_argument(
         "--sample_method", default="PNDM", help="PNDM, DDIM, DDPM, EulerDiscrete, ... (see README)"

@@ -20,6 +20,13 @@ def mask_text_embeddings(emb, mask):
     return emb * mask[:, :, None], emb.shape[1]
 
 
+def to_uint8_frames(video):
+    """float (B, T, 3, H, W) in about [-1, 1] -> uint8 (B, T, H, W, 3): ((v / 2 + 0.5).clamp(0, 1) * 255) truncated,
+    as both original pipelines."""
+    video = (np.clip(video / np.float32(2.0) + np.float32(0.5), 0, 1) * np.float32(255)).astype(np.uint8)
+    return video.transpose(0, 1, 3, 4, 2)
+
+
 class VideoGenPipeline:
     """Args:
         text_encoder: a `T5Embedder` (or None when embeddings are passed in).
@@ -139,10 +146,8 @@ class VideoGenPipeline:
         return video.astype(ms.float32).asnumpy().transpose(0, 2, 1, 3, 4)
 
     def decode_latents(self, latents):
-        """-> uint8 (B, T, H, W, 3): ((v / 2 + 0.5).clamp(0, 1) * 255) truncated, as the original."""
-        video = self.decode_float(latents)
-        video = (np.clip(video / np.float32(2.0) + np.float32(0.5), 0, 1) * np.float32(255)).astype(np.uint8)
-        return video.transpose(0, 1, 3, 4, 2)
+        """-> uint8 (B, T, H, W, 3), as the original."""
+        return to_uint8_frames(self.decode_float(latents))
 
     def __call__(self, prompt=None, negative_prompt="", num_inference_steps=50, guidance_scale=7.5,
                  num_images_per_prompt=1, video_length=None, latent_hw=None, seed=None, latents=None,
@@ -155,6 +160,7 @@ class VideoGenPipeline:
                                     negative_prompt_embeds, cfg, mask_feature)
         video_length = video_length or self.transformer.video_length
         latent_hw = latent_hw or tuple(self.transformer.config["sample_size"])
+        self.scheduler.set_timesteps(num_inference_steps)  # init_noise_sigma is the schedule's, as the original
         start = self.prepare_latents(pe.shape[0], video_length, latent_hw, rng, latents)
         final = self.denoise(pe, ne, start, num_inference_steps, guidance_scale, enable_temporal_attentions, eta, rng,
                              callback, progress)

@@ -87,3 +87,17 @@ def load_autoencoder(config_or_folder, checkpoint=None, family="", strict=True, 
                         "pass the matching --ae or drop it")
     return families()[detected].from_pretrained(config_or_folder, checkpoint=checkpoint, strict=strict,
                                                 logger=logger)
+
+
+def latent_channels_of(config_or_folder):
+    """The latent channels a config describes, read without building the model (a denoiser's in_channels must
+    match them)."""
+    family = detect_family(config_or_folder)
+    path = config_file(config_or_folder)
+    if family == "WFVAEModel":
+        from .wfvae.config import load_wfvae_config
+
+        return int(load_wfvae_config(path)["latent_dim"])
+    from .causal_vae.config import load_vae_config, normalize_config
+
+    return int(normalize_config(load_vae_config(path), path)["embed_dim"])
