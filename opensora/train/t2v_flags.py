@@ -35,12 +35,17 @@ def build_t2v_train_parser(description=""):
     p.add_argument("--num_frames", type=positive_int, default=17, help="frames per training clip (4k+1)")
     p.add_argument("--frame_stride", type=positive_int, default=1, help="take every Nth frame of the source video")
     p.add_argument("--image_size", type=positive_int, default=256, help="frame size in pixels (square crop)")
+    p.add_argument("--max_height", type=non_negative_int, default=0,
+                   help="v1.3 models: frame height in pixels, a multiple of 16 (0: --image_size)")
+    p.add_argument("--max_width", type=non_negative_int, default=0,
+                   help="v1.3 models: frame width in pixels, a multiple of 16 (0: --image_size)")
     p.add_argument("--use_image_num", type=non_negative_int, default=0,
                    help="images per video for joint image-video training")
     # model
-    p.add_argument("--model_version", default="LatteT2V-XL/122", help="LatteT2V size when no --model_config is given")
-    p.add_argument("--model_config", default="", help="LatteT2V config.json (default: LatteT2V-XL/122 derived from "
-                   "--image_size and --num_frames)")
+    p.add_argument("--model_version", default="LatteT2V-XL/122",
+                   help="model when no --model_config is given: LatteT2V-XL/122 or OpenSoraT2V_v1_3-2B/122")
+    p.add_argument("--model_config", default="", help="LatteT2V or OpenSoraT2V_v1_3 config.json (default: "
+                   "--model_version derived from the frame size and --num_frames)")
     p.add_argument("--pretrained_model_path", default="", help="weights to start from (converted t2v.ckpt, a stage)")
     p.add_argument("--vae_config", default="configs/ae/causal_vae_488.yaml", help="VAE YAML/config.json or folder")
     p.add_argument("--vae_checkpoint", default="models/ae/causal_vae_488.ckpt",
@@ -52,6 +57,14 @@ def build_t2v_train_parser(description=""):
                   "times faster on CPU; False: PyNative, op by op)")
     p.add_argument("--dtype", default="fp32", help="fp32 | fp16")
     p.add_argument("--amp_level", default="O2", help="accepted for compatibility")
+    # v1.3 objective (train_t2v_diffusers.py's flags)
+    p.add_argument("--prediction_type", default="epsilon", choices=["epsilon", "v_prediction"],
+                   help="v1.3 models: what the model learns to predict (the release: v_prediction)")
+    add_bool_flag(p, "--rescale_betas_zero_snr", False, "v1.3 models: zero-terminal-SNR betas (the release: True)")
+    p.add_argument("--snr_gamma", type=float, default=0.0,
+                   help="v1.3 models: min-SNR loss weighting with this gamma (the release: 5.0; 0: off)")
+    p.add_argument("--noise_offset", type=float, default=0.0,
+                   help="v1.3 models: add this x N(0, 1) per sample and channel to the noise (0: off)")
     # optimisation
     add_optimization_flags(p, end_learning_rate=2e-5)
     p.add_argument("--start_learning_rate", type=float, default=2e-5, help="learning rate (after the warm-up)")

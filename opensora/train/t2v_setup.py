@@ -1,4 +1,5 @@
-"""Everything train_diffusion.py builds: data, frozen VAE, LatteT2V, diffusion, optimizer, state and resume."""
+"""Everything train_diffusion.py builds: data, frozen VAE, the denoiser (LatteT2V, or OpenSoraT2V v1.3 with its own
+objective), diffusion, optimizer, state and resume."""
 
 import json
 import os
@@ -10,8 +11,9 @@ from ..dataset.t2v_dataset import TextVideoDataset
 from ..dataset.video_io import write_video
 from ..diffusion import create_diffusion
 from ..io import load_state_into, net_state
-from ..models.ae import CausalVAEModel
-from ..models.diffusion.latte import LatteT2V
+from ..models.ae import load_autoencoder
+from ..models.ae.families import latent_channels_of
+from ..models.diffusion.families import family_of_config
 from ..pipelines.pipeline_videogen import VideoGenPipeline
 from ..utils.amp import apply_precision
 from ..utils.config import save_config
@@ -27,6 +29,11 @@ from .t2v_flags import T2VTrainSettings
 from .trainer import restore_trainer, trainer_from_args, trainer_state
 
 VAE_TEMPORAL, VAE_SPATIAL = 4, 8
+V1_3_MODEL_VERSION = "OpenSoraT2V_v1_3-2B/122"
+V1_3_MODEL_CONFIG = "configs/diffusion/model/opensora_v1_3_any93x640x640.json"
+# train_diffusion.py flags of the v1.3 objective, with the value that leaves them off (a LatteT2V run refuses others)
+V1_3_FLAGS = (("prediction_type", "epsilon"), ("rescale_betas_zero_snr", False), ("snr_gamma", 0.0),
+              ("noise_offset", 0.0), ("max_height", 0), ("max_width", 0))
 
 
 def null_text_embedding(args):
@@ -96,17 +103,41 @@ class T2VTraining:
         for flag in ("data_file_path", "video_folder", "text_embed_folder"):
             if not getattr(args, flag):
                 raise UserError(f"--{flag} is required")
+        cfg = self._model_config()
+        self.model_class = family_of_config(cfg, args.model_config or f"--model_version {args.model_version}")
+        self.v1_3 = self.model_class.__name__ == "OpenSoraT2V_v1_3"
+        objective = self._check_family_flags(timestep_range, mse_weight, option_names)
+        self.height, self.width = args.max_height or args.image_size, args.max_width or args.image_size
         self.dataset = TextVideoDataset(args.data_file_path, args.video_folder, args.text_embed_folder,
                                         args.num_frames, args.frame_stride, args.image_size, args.video_column,
                                         args.caption_column, flip=not args.disable_flip,
                                         use_image_num=args.use_image_num, world_size=self.world_size,
                                         vae_latent_folder=args.vae_latent_folder, caption_dropout=args.cfg,
-                                        null_text=null_text_embedding(args))
+                                        null_text=null_text_embedding(args), height=self.height, width=self.width)
         self.dataset.preflight()
         make_output_dir(args.output_path)
         self.logger = setup_logger(args.output_path, rank=self.rank)
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
         check_input_files(args)  # every file the models need, before any model is built
+        if not args.vae_latent_folder:
+            channels = latent_channels_of(args.vae_config)
+            if channels != cfg["in_channels"]:
+                raise UserError(f"--vae_config {args.vae_config}: its latents have {channels} channels, the model's "
+                                f"in_channels is {cfg['in_channels']}; pass the autoencoder the model goes with")
+        if self.v1_3:
+            self.latte = self._prepare_model(self.model_class(cfg))  # any 4n+1 x 16k size: RoPE, no fixed table
+            self.vae = self._build_vae()
+            from .v1_3_task import V1_3TrainingTask
+
+            self.task = V1_3TrainingTask(self._compute_model(), self.vae, objective, args.noise_offset,
+                                         self.world_size, self.rank, self.dtype, graph=args.jit,
+                                         scale_factor=args.sd_scale_factor)
+        else:
+            self._build_latte_task(cfg, timestep_range, mse_weight, option_names)
+        self._finish_setup()
+
+    def _build_latte_task(self, cfg, timestep_range, mse_weight, option_names):
+        args = self.args
         diffusion = create_diffusion("")
         low, high = timestep_range or (0, diffusion.num_timesteps)
         if not 0 <= low < high <= diffusion.num_timesteps:
@@ -115,11 +146,14 @@ class T2VTraining:
             raise UserError(f"{option_names[1]}: one weight per timestep ({diffusion.num_timesteps}) needed, got "
                             f"shape {np.shape(mse_weight)}")
 
-        self.latte = self._build_latte()
+        self.latte = self._build_latte(cfg)
         self.vae = None if args.vae_latent_folder else self._build_vae()  # latents cached: no VAE in memory
         self.task = DiffusionTrainingTask(self._compute_model(), self.vae, diffusion, args.sd_scale_factor,
                                           args.use_image_num, self.dtype, graph=args.jit, timestep_range=(low, high),
                                           mse_weight=mse_weight)
+
+    def _finish_setup(self):
+        args = self.args
         self.trainer = self._build_trainer()
         self.step, self.epoch, self.position = 0, 0, 0
         self.global_batch = args.batch_size * self.world_size
@@ -153,38 +187,79 @@ class T2VTraining:
         self.position += gb
         return batch
 
-    def _latte_config(self):
+    def _model_config(self):
         args = self.args
         if args.model_config:
             if not os.path.isfile(args.model_config):
                 raise UserError(f"--model_config {args.model_config}: file not found")
             with open(args.model_config) as f:
                 return json.load(f)
+        if args.model_version == V1_3_MODEL_VERSION:  # the release's architecture at this run's size
+            with open(V1_3_MODEL_CONFIG) as f:
+                cfg = json.load(f)
+            latent = [(args.max_height or args.image_size) // VAE_SPATIAL, (args.max_width or args.image_size)
+                      // VAE_SPATIAL]
+            cfg.update(sample_size_h=latent, sample_size_w=latent,  # the (h, w) pair, as the original writes it
+                       sample_size_t=(args.num_frames - 1) // VAE_TEMPORAL + 1)
+            return cfg
         if args.model_version != "LatteT2V-XL/122":
-            raise UserError(f"--model_version {args.model_version}: only LatteT2V-XL/122 (or pass --model_config)")
+            raise UserError(f"--model_version {args.model_version}: LatteT2V-XL/122 or {V1_3_MODEL_VERSION} (or "
+                            "pass --model_config)")
         with open("configs/diffusion/model/latte_t2v_17x256x256.json") as f:
             cfg = json.load(f)
         cfg["sample_size"] = [args.image_size // VAE_SPATIAL] * 2  # as the original derives them
         cfg["video_length"] = (args.num_frames - 1) // VAE_TEMPORAL + 1
         return cfg
 
-    def _build_latte(self):
+    def _check_family_flags(self, timestep_range, mse_weight, option_names):
+        """The v1.3 flags go with a v1.3 model, the demo's options with LatteT2V; -> the V1_3Objective (v1.3)."""
         args = self.args
-        cfg = self._latte_config()
+        if not self.v1_3:
+            for flag, off in V1_3_FLAGS:
+                if getattr(args, flag) != off:
+                    raise UserError(f"--{flag} {getattr(args, flag)}: for OpenSoraT2V v1.3 models; this run trains a "
+                                    "LatteT2V (v1.0's IDDPM objective)")
+            return None
+        for value, name in zip((timestep_range, mse_weight), option_names):
+            if value is not None:
+                raise UserError(f"{name}: for LatteT2V's IDDPM objective, not the v1.3 one")
+        for flag in ("vae_latent_folder", "use_image_num"):
+            if getattr(args, flag):
+                raise UserError(f"--{flag}: not for v1.3 models here (their latents come from the WF-VAE at "
+                                "training time; images train as 1-frame clips)")
+        if (args.num_frames - 1) % VAE_TEMPORAL:
+            raise UserError(f"--num_frames {args.num_frames}: must be 4n+1")
+        for flag in ("max_height", "max_width"):
+            value = getattr(args, flag) or args.image_size
+            if value % (2 * VAE_SPATIAL):
+                raise UserError(f"--{flag} {value}: must be a multiple of 16 (8x VAE, then 2x2 patches)")
+        from ..diffusion.v1_3_loss import V1_3Objective
+
+        try:
+            return V1_3Objective(args.prediction_type, args.rescale_betas_zero_snr, args.snr_gamma or None)
+        except ValueError as err:
+            raise UserError(f"--prediction_type {args.prediction_type} --rescale_betas_zero_snr "
+                            f"{args.rescale_betas_zero_snr} --snr_gamma {args.snr_gamma}: {err}") from err
+
+    def _build_latte(self, cfg):
+        args = self.args
         size = cfg["sample_size"][0] if isinstance(cfg["sample_size"], list) else cfg["sample_size"]
         if size * VAE_SPATIAL != args.image_size or (cfg["video_length"] - 1) * VAE_TEMPORAL + 1 != args.num_frames:
             raise UserError(f"--image_size {args.image_size} / --num_frames {args.num_frames} do not match the model "
                             f"(sample_size {size} -> {size * VAE_SPATIAL} px, video_length {cfg['video_length']} -> "
                             f"{(cfg['video_length'] - 1) * VAE_TEMPORAL + 1} frames)")
-        latte = LatteT2V(cfg)
+        return self._prepare_model(self.model_class(cfg))
+
+    def _prepare_model(self, model):
+        args = self.args
         if args.pretrained_model_path:
-            latte.load_checkpoint(args.pretrained_model_path, logger=self.logger)
+            model.load_checkpoint(args.pretrained_model_path, logger=self.logger)
         if args.use_recompute:
-            latte.enable_gradient_checkpointing()
+            model.enable_gradient_checkpointing()
         if args.enable_flash_attention:
-            latte.enable_flash_attention()
-        latte.set_train(True)
-        return latte
+            model.enable_flash_attention()
+        model.set_train(True)
+        return model
 
     def _compute_model(self):
         """The cell the loss calls: the transformer itself, or (fp16) an amp wrapper over the same fp32 master
@@ -199,7 +274,7 @@ class T2VTraining:
     def _build_vae(self):
         args = self.args
         checkpoint = args.vae_checkpoint or None
-        vae = CausalVAEModel.from_pretrained(args.vae_config, checkpoint=checkpoint, logger=self.logger)
+        vae = load_autoencoder(args.vae_config, checkpoint=checkpoint, logger=self.logger)
         vae.set_train(False)
         for p in vae.get_parameters():
             p.requires_grad = False
@@ -233,14 +308,19 @@ class T2VTraining:
             self.total_steps,
         )
         # fp32 inputs: the diffusion terms are computed in fp32; the amp-wrapped transformer casts its own inputs
-        info = self.trainer.step(
-            lr, ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]), ms.Tensor(batch["mask"])
-        )
+        if self.v1_3:
+            inputs = self.task.loss_inputs(latents, t, noise, batch["text"], batch["mask"])
+        else:
+            inputs = (ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]),
+                      ms.Tensor(batch["mask"]))
+        info = self.trainer.step(lr, *inputs)
         if info["updated"]:
             self.step += 1
         return info
 
-    curves_title = "LatteT2V training"
+    @property
+    def curves_title(self):
+        return f"{self.model_class.__name__} training"
 
     def log_terms(self, info):
         return {"loss": info["loss"], "grad_norm": info.get("grad_norm")}
@@ -249,6 +329,8 @@ class T2VTraining:
         return f"loss {info['loss']:.5f}"
 
     def write_sample(self):
+        if self.v1_3:
+            return write_v1_3_sample_video(self, self.step)
         return write_sample_video(self, self.step)
 
     def save(self):
@@ -289,4 +371,31 @@ def write_sample_video(run, step):
     finally:
         run.latte.set_train(True)
     video = VideoGenPipeline(None, run.vae, None, None, args.sd_scale_factor).decode_latents(latents.asnumpy())[0]
+    return write_video(os.path.join(args.output_path, "samples", f"step_{step:08d}.mp4"), video, fps=8)
+
+
+def write_v1_3_sample_video(run, step):
+    """The first training caption sampled by the v1.3 pipeline (EulerAncestralDiscrete with the run's prediction type
+    and schedule, --sample_steps steps, no guidance: the negative prompt is not cached), at the training size, written
+    as <output_path>/samples/step_XXXXXXXX.mp4."""
+    from ..diffusion.schedulers import create_v1_3_scheduler
+    from ..pipelines.pipeline_opensora import OpenSoraPipeline
+
+    args = run.args
+    steps = int(args.sample_steps) if str(args.sample_steps).isdigit() else 0
+    if steps < 1:
+        raise UserError(f"--sample_steps {args.sample_steps}: a number of EulerAncestral steps for v1.3 models")
+    emb = np.load(run.dataset.items[0][1])
+    text, mask = emb["text_emb"][None].astype(np.float32), emb["mask"][None].astype(np.int32)
+    scheduler = create_v1_3_scheduler("EulerAncestralDiscrete", args.prediction_type, args.rescale_betas_zero_snr)
+    pipe = OpenSoraPipeline(None, run.vae, run.latte, scheduler)
+    rng = np.random.default_rng([args.seed, step])
+    run.latte.set_train(False)
+    try:
+        scheduler.set_timesteps(steps)
+        start = pipe.prepare_latents(1, args.num_frames, run.height, run.width, rng)
+        latents = pipe.denoise(text, mask, None, None, start, steps, guidance_scale=1.0, rng=rng, progress=False)
+    finally:
+        run.latte.set_train(True)
+    video = pipe.decode_latents(latents)[0]
     return write_video(os.path.join(args.output_path, "samples", f"step_{step:08d}.mp4"), video, fps=8)

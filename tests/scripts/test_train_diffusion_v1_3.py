@@ -1,0 +1,129 @@
+"""train_diffusion.py with a v1.3 stack: real clips, cached mT5 embeddings (infer_t5.py with the tiny mT5), the tiny
+WF-VAE and a tiny OpenSoraT2V_v1_3, trained with the release's objective (v-prediction, zero terminal SNR, min-SNR
+5.0, plus a noise offset), non-square frames; resume is exact."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from conftest import CLIPS, fixture_path, run_script
+
+from opensora.io import read_state_dict
+
+RELEASE_OBJECTIVE = ["--prediction_type", "v_prediction", "--rescale_betas_zero_snr", "True", "--snr_gamma", "5.0",
+                     "--noise_offset", "0.02"]
+
+
+@pytest.fixture(scope="module")
+def v1_3_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("v1_3_data")
+    (root / "clips").mkdir()
+    for name in ("bikes.mp4", "bigbuckbunny.mp4"):
+        shutil.copy(os.path.join(CLIPS, name), root / "clips" / name)
+    (root / "ann.csv").write_text("video,caption\nclips/bikes.mp4,people ride bikes\n"
+                                  "clips/bigbuckbunny.mp4,a big bunny in a forest\n")
+    made = run_script(["infer_t5.py", "--data_file_path", str(root / "ann.csv"), "--t5_model_dir",
+                       fixture_path("mt5_tiny", "hf"), "--t5_max_length", "16"])
+    assert made.returncode == 0, made.stderr
+    config = json.load(open(fixture_path("v1_3_pipeline", "cases.json")))["transformer_config"]
+    (root / "opensora_v1_3.json").write_text(json.dumps(config))
+    return root
+
+
+def v1_3_train_args(data, out, *extra):
+    return ["train_diffusion.py", "--data_file_path", str(data / "ann.csv"), "--video_folder", str(data),
+            "--text_embed_folder", str(data), "--model_config", str(data / "opensora_v1_3.json"), "--vae_config",
+            fixture_path("wfvae_tiny", "ln_release"), "--vae_checkpoint", "", "--num_frames", "9", "--max_height",
+            "32", "--max_width", "48", "--batch_size", "2", "--start_learning_rate", "1e-3", "--output_path",
+            str(out), *RELEASE_OBJECTIVE, *extra]
+
+
+def weights(out, step, name="model.ckpt"):
+    return read_state_dict(os.path.join(out, "ckpt", f"step_{step:08d}", name))
+
+
+def test_release_objective_trains_resumes_exactly_and_samples(tmp_path, v1_3_data):
+    common = ["--ckpt_save_interval", "2", "--use_ema"]
+    straight = run_script(v1_3_train_args(v1_3_data, tmp_path / "a", "--train_steps", "4", *common,
+                                          "--sample_interval", "4", "--sample_steps", "2"))
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    summary = json.load(open(tmp_path / "a" / "summary.json"))
+    assert summary["steps"] == 4 and np.isfinite(summary["final_loss"])
+    w2, w4 = weights(tmp_path / "a", 2), weights(tmp_path / "a", 4)
+    assert any(not np.array_equal(w2[k], w4[k]) for k in w2)
+    assert "transformer_blocks.0.attn1.to_q.weight" in w4  # the original's parameter names
+    import imageio.v2 as imageio  # decord cannot decode a 48-pixel-wide h264 stream (a stride check)
+
+    video = np.stack(list(imageio.get_reader(str(tmp_path / "a" / "samples" / "step_00000004.mp4")).iter_data()))
+    assert video.shape == (9, 32, 48, 3)
+    first = run_script(v1_3_train_args(v1_3_data, tmp_path / "b", "--train_steps", "2", *common))
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = run_script(v1_3_train_args(v1_3_data, tmp_path / "b", "--train_steps", "4", *common, "--resume",
+                                         "True"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    b4 = weights(tmp_path / "b", 4)
+    for k in w4:
+        np.testing.assert_array_equal(w4[k], b4[k], err_msg=k)
+    ema_a, ema_b = weights(tmp_path / "a", 4, "train_state.ckpt"), weights(tmp_path / "b", 4, "train_state.ckpt")
+    for k in ema_a:
+        np.testing.assert_array_equal(ema_a[k], ema_b[k], err_msg=k)
+    logs = {run: [json.loads(line) for line in open(tmp_path / run / "train_log.jsonl")] for run in "ab"}
+    assert [row["loss"] for row in logs["b"]] == [row["loss"] for row in logs["a"]]
+
+
+def test_ten_steps_on_one_batch_lower_its_loss(tmp_path, v1_3_data):
+    from opensora.train.t2v_setup import T2VTraining
+    from opensora.utils.config import parse_args
+    from train_diffusion import build_parser
+
+    args = parse_args(build_parser(), v1_3_train_args(v1_3_data, tmp_path / "o", "--batch_size", "1")[1:])
+    run = T2VTraining(args)
+    rngs = [np.random.default_rng(0)]
+    batch = run.dataset.batch([0], rngs)
+    latents = run.task.encode(batch, rngs)
+    assert latents.shape == (1, 4, 3, 4, 6)
+    t, noise = run.task.draw(latents, rngs)
+    inputs = run.task.loss_inputs(latents, np.array([300], np.int32), noise, batch["text"], batch["mask"])
+    before = float(run.task.loss(*inputs).asnumpy())
+    for _ in range(10):
+        run.trainer.step(1e-3, *inputs)
+    after = float(run.task.loss(*inputs).asnumpy())
+    assert after < 0.8 * before, (before, after)
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--num_frames", "10"], "--num_frames 10: must be 4n+1"),
+    (["--max_width", "40"], "--max_width 40: must be a multiple of 16"),
+    (["--prediction_type", "epsilon"], "weights the last step 0/0"),
+    (["--snr_gamma", "-1"], "snr_gamma -1.0: must be > 0"),
+    (["--use_image_num", "1"], "--use_image_num: not for v1.3 models here"),
+])
+def test_bad_flags_are_one_line(tmp_path, v1_3_data, flags, expected):
+    result = run_script(v1_3_train_args(v1_3_data, tmp_path, *flags))
+    assert result.returncode == 2 and expected in result.stderr, result.stderr[-2000:]
+
+
+def test_v1_3_flags_on_a_latte_run_and_a_mismatched_vae_are_named(tmp_path, train_data, v1_3_data):
+    from conftest import train_args
+
+    result = run_script(train_args(train_data, tmp_path, "--snr_gamma", "5"))
+    assert result.returncode == 2 and "--snr_gamma 5.0: for OpenSoraT2V v1.3 models" in result.stderr
+    config = json.load(open(v1_3_data / "opensora_v1_3.json"))
+    config.update(in_channels=8, out_channels=8)
+    (tmp_path / "wide.json").write_text(json.dumps(config))
+    args = v1_3_train_args(v1_3_data, tmp_path / "o")
+    args[args.index("--model_config") + 1] = str(tmp_path / "wide.json")
+    result = run_script(args)
+    assert result.returncode == 2 and "its latents have 4 channels, the model's in_channels is 8" in result.stderr
+
+
+def test_explicit_uniform_timesteps_split_the_schedule_by_rank():
+    from opensora.train.v1_3_task import explicit_uniform_timestep
+
+    rng = np.random.default_rng(0)
+    draws = {rank: [explicit_uniform_timestep(rng, 1000, 2, rank) for _ in range(400)] for rank in (0, 1)}
+    assert 0 <= min(draws[0]) and max(draws[0]) <= 500 and 500 <= min(draws[1]) and max(draws[1]) <= 999
+    single = [explicit_uniform_timestep(rng, 1000, 1, 0) for _ in range(2000)]
+    assert min(single) == 0 and max(single) == 999 and 400 < np.mean(single) < 600
