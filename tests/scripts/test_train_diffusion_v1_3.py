@@ -127,3 +127,20 @@ def test_explicit_uniform_timesteps_split_the_schedule_by_rank():
     assert 0 <= min(draws[0]) and max(draws[0]) <= 500 and 500 <= min(draws[1]) and max(draws[1]) <= 999
     single = [explicit_uniform_timestep(rng, 1000, 1, 0) for _ in range(2000)]
     assert min(single) == 0 and max(single) == 999 and 400 < np.mean(single) < 600
+
+
+def test_the_readme_tiny_chain_runs(tmp_path):
+    """README "Open-Sora-Plan v1.3 text-to-video": infer_t5 -> train_diffusion -> infer_diffusion on the bundled clips
+    and the tiny stand-ins, as written there (outputs moved to tmp_path)."""
+    t5 = run_script(["infer_t5.py", "--data_file_path", "assets/clips/captions.csv", "--output_dir",
+                     str(tmp_path / "t5"), "--t5_model_dir", "tests/fixtures/mt5_tiny/hf", "--t5_max_length", "16"])
+    assert t5.returncode == 0, t5.stderr[-2000:]
+    train = run_script(["train_diffusion.py", "--config", "configs/diffusion/training/opensora_v1_3_tiny_cpu.yaml",
+                        "--text_embed_folder", str(tmp_path / "t5"), "--output_path", str(tmp_path / "train")])
+    assert train.returncode == 0, train.stderr[-2000:]
+    checkpoint = tmp_path / "train" / "ckpt" / "step_00000020" / "model.ckpt"
+    assert checkpoint.is_file() and (tmp_path / "train" / "samples" / "step_00000020.mp4").is_file()
+    infer = run_script(["infer_diffusion.py", "--config", "configs/diffusion/opensora_v1_3_tiny_cpu.yaml",
+                        "--checkpoint", str(checkpoint), "--output_path", str(tmp_path / "samples")])
+    assert infer.returncode == 0, infer.stderr[-2000:]
+    assert "1 videos in" in infer.stdout
