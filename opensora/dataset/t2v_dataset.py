@@ -5,6 +5,7 @@ A sample: video (3, T, H, W) in [-1, 1]; with `use_image_num` n > 0 also n frame
 """
 
 import os
+from collections import Counter
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class TextVideoDataset:
     def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
                  video_column="video", caption_column="caption", flip=False, use_image_num=0, world_size=1,
                  max_bad_samples=20, vae_latent_folder="", caption_dropout=0.0, null_text=None, height=None,
-                 width=None):
+                 width=None, drop_short_ratio=1.0, group_data=False, seed=0):
         check_causal_num_frames(num_frames)
         rows = read_annotations(data_file_path, video_column, caption_column)
         self.items = [(video_file(video_folder, v), embedding_path(text_embed_folder, v)) for v, _ in rows]
@@ -42,6 +43,11 @@ class TextVideoDataset:
             raise UserError(f"{data_file_path}: {len(self.items)} rows for {world_size} ranks")
         self.num_frames, self.frame_stride, self.image_size = num_frames, frame_stride, image_size
         self.height, self.width = height or image_size, width or image_size  # v1.3 trains non-square frames
+        # v1.3 duration buckets (opensora.dataset.buckets): frames per item, set by preflight
+        self.drop_short_ratio, self.group_data, self.seed = drop_short_ratio, group_data, seed
+        self.item_frames = [num_frames] * len(self.items)
+        self._order_cache = None
+        self.duration_summary = ""  # what _plan_durations did, for the run's log
         self.flip, self.use_image_num = flip, use_image_num
         self.max_bad_samples, self.bad_samples = max_bad_samples, 0
         # classifier-free guidance training: a caption is replaced by the empty prompt's embedding (text, mask)
@@ -62,6 +68,8 @@ class TextVideoDataset:
                                     ("text embeddings", missing_text, "run infer_t5.py or check --text_embed_folder")):
             if missing:
                 raise UserError(f"{len(missing)} of {len(self.items)} {label} missing (e.g. {missing[0]}); {fix}")
+        if self.drop_short_ratio < 1:
+            self._plan_durations()
         if self.null_text is not None:
             with np.load(self.items[0][1]) as first:
                 cached = first["text_emb"].shape
@@ -69,13 +77,39 @@ class TextVideoDataset:
                 raise UserError(f"--null_text_embed: empty-prompt embedding {self.null_text[0].shape} but the cached "
                                 f"captions are {cached} (embed it with the same --t5_model_dir and --t5_max_length)")
 
+    def _plan_durations(self):
+        """v1.3's dynamic frames: a video shorter than num_frames is kept, with probability 1 - drop_short_ratio
+        (one draw per video from the seed), at closest_encodable_frames(its length); one too short for that is
+        left out. Counted as the original counts them (duration_summary)."""
+        from .buckets import closest_encodable_frames
+
+        rng = np.random.default_rng([self.seed, 29])
+        kept, frames, short, dropped = [], [], 0, 0
+        for item in self.items:
+            length = (count_frames(item[0]) - 1) // self.frame_stride + 1  # frames at the stride
+            n = self.num_frames
+            if length < self.num_frames:
+                short += 1
+                n = closest_encodable_frames(length)
+                if rng.random() < self.drop_short_ratio or n == -1:
+                    dropped += 1
+                    continue
+            kept.append(item)
+            frames.append(n)
+        if not kept:
+            raise UserError(f"--drop_short_ratio {self.drop_short_ratio}: every video is shorter than --num_frames "
+                            f"{self.num_frames} and was dropped")
+        self.items, self.item_frames = kept, frames
+        self.duration_summary = (f"duration buckets: {short} videos shorter than {self.num_frames} frames, {dropped} "
+                                 f"dropped; frame counts {dict(sorted(Counter(frames).items()))}")
+
     def _load(self, index, rng):
         video_path, emb_path = self.items[index]
         if self.latent_files:
             emb, cached = np.load(emb_path), np.load(self.latent_files[index])
             return {"latent_mean": cached["latent_mean"], "latent_std": cached["latent_std"],
                     "text": emb["text_emb"].astype(np.float32), "mask": emb["mask"].astype(np.int32)}
-        frames = read_video_clip(video_path, self.num_frames, self.frame_stride, start="random", rng=rng)
+        frames = read_video_clip(video_path, self.item_frames[index], self.frame_stride, start="random", rng=rng)
         flip = bool(self.flip and rng.random() < 0.5)
         size = self._frame_size()
         video = frames_to_tensor(preprocess_frames(frames, size, size, "center", flip))
@@ -101,6 +135,8 @@ class TextVideoDataset:
         """A sample; an unreadable or short video is skipped (the next one is used), up to `max_bad_samples`."""
         for offset in range(len(self.items)):
             i = (index + offset) % len(self.items)
+            if self.item_frames[i] != self.item_frames[index]:
+                continue  # a replacement keeps the batch's duration
             try:
                 sample = self._load(i, rng)
             except (VideoReadError, OSError, KeyError, ValueError) as err:
@@ -117,9 +153,24 @@ class TextVideoDataset:
             return sample
         raise UserError("no readable sample in the dataset")
 
-    def epoch_order(self, epoch, seed):
-        """The shuffled sample order of an epoch: a function of (seed, epoch) only, so a resume can rebuild it."""
-        return np.random.default_rng([seed, epoch]).permutation(len(self.items))
+    def epoch_order(self, epoch, seed, global_batch=1):
+        """The shuffled sample order of an epoch: a function of (seed, epoch) only, so a resume can rebuild it.
+        With --group_data every global batch holds one duration (buckets.grouped_order; it may repeat samples to
+        fill a batch, so it can be longer than the dataset)."""
+        if self._order_cache and self._order_cache[0] == (epoch, seed, global_batch):
+            return self._order_cache[1]
+        rng = np.random.default_rng([seed, epoch])
+        if self.group_data:
+            from .buckets import grouped_order
+
+            order = grouped_order(self.item_frames, global_batch, rng)
+        else:
+            order = rng.permutation(len(self.items))
+        self._order_cache = ((epoch, seed, global_batch), order)
+        return order
+
+    def mixed_durations(self):
+        return len(set(self.item_frames)) > 1
 
     def batch(self, indices, rngs):
         """Stacked samples; sample k draws its clip start, flip and image frames from rngs[k]."""

@@ -39,6 +39,11 @@ def build_t2v_train_parser(description=""):
                    help="v1.3 models: frame height in pixels, a multiple of 16 (0: --image_size)")
     p.add_argument("--max_width", type=non_negative_int, default=0,
                    help="v1.3 models: frame width in pixels, a multiple of 16 (0: --image_size)")
+    p.add_argument("--drop_short_ratio", type=float, default=1.0,
+                   help="v1.3 models: drop a video shorter than --num_frames with this probability, else train it at "
+                   "the longest 4n+1 >= 29 frames it has (the original's; 1: every clip --num_frames long)")
+    add_bool_flag(p, "--group_data", False, "v1.3 models: every global batch of one duration (needed with "
+                  "--drop_short_ratio < 1 and --batch_size > 1, as the original's sampler)")
     p.add_argument("--use_image_num", type=non_negative_int, default=0,
                    help="images per video for joint image-video training")
     # model

@@ -33,7 +33,8 @@ V1_3_MODEL_VERSION = "OpenSoraT2V_v1_3-2B/122"
 V1_3_MODEL_CONFIG = "configs/diffusion/model/opensora_v1_3_any93x640x640.json"
 # train_diffusion.py flags of the v1.3 objective, with the value that leaves them off (a LatteT2V run refuses others)
 V1_3_FLAGS = (("prediction_type", "epsilon"), ("rescale_betas_zero_snr", False), ("snr_gamma", 0.0),
-              ("noise_offset", 0.0), ("max_height", 0), ("max_width", 0))
+              ("noise_offset", 0.0), ("max_height", 0), ("max_width", 0), ("drop_short_ratio", 1.0),
+              ("group_data", False))
 
 
 def null_text_embedding(args):
@@ -113,10 +114,17 @@ class T2VTraining:
                                         args.caption_column, flip=not args.disable_flip,
                                         use_image_num=args.use_image_num, world_size=self.world_size,
                                         vae_latent_folder=args.vae_latent_folder, caption_dropout=args.cfg,
-                                        null_text=null_text_embedding(args), height=self.height, width=self.width)
+                                        null_text=null_text_embedding(args), height=self.height, width=self.width,
+                                        drop_short_ratio=args.drop_short_ratio, group_data=args.group_data,
+                                        seed=args.seed)
         self.dataset.preflight()
+        if self.dataset.mixed_durations() and args.batch_size > 1 and not args.group_data:
+            raise UserError(f"--drop_short_ratio {args.drop_short_ratio} gives clips of several durations; with "
+                            f"--batch_size {args.batch_size} add --group_data True (batches of one duration)")
         make_output_dir(args.output_path)
         self.logger = setup_logger(args.output_path, rank=self.rank)
+        if self.dataset.duration_summary:
+            self.logger.info(self.dataset.duration_summary)
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
         check_input_files(args)  # every file the models need, before any model is built
         if not args.vae_latent_folder:
@@ -176,9 +184,10 @@ class T2VTraining:
     def next_batch(self):
         """This rank's slice of the next global batch, with one generator per sample from (seed, position)."""
         gb = self.global_batch
-        if self.position + gb > len(self.dataset):
+        order = self.dataset.epoch_order(self.epoch, self.args.seed, gb)
+        if self.position + gb > len(order):
             self.epoch, self.position = self.epoch + 1, 0
-        order = self.dataset.epoch_order(self.epoch, self.args.seed)
+            order = self.dataset.epoch_order(self.epoch, self.args.seed, gb)
         start = self.position + self.rank * self.args.batch_size
         indices = order[start:start + self.args.batch_size]
         self.rngs = [np.random.default_rng([self.args.seed, self.epoch, self.position + self.rank * self.args.batch_size

@@ -144,3 +144,40 @@ def test_the_readme_tiny_chain_runs(tmp_path):
                         "--checkpoint", str(checkpoint), "--output_path", str(tmp_path / "samples")])
     assert infer.returncode == 0, infer.stderr[-2000:]
     assert "1 videos in" in infer.stdout
+
+
+def test_duration_buckets_as_the_original_forms_them():
+    from opensora.dataset.buckets import closest_encodable_frames, grouped_order
+
+    assert [closest_encodable_frames(n) for n in (28, 29, 30, 33, 92, 93)] == [-1, 29, 29, 33, 89, 93]
+    shapes = [33] * 7 + [29] * 4 + [45] * 1
+    for epoch in range(3):
+        order = grouped_order(shapes, 2, np.random.default_rng([5, epoch]))
+        # full batches; as the original's last_group_data_fun, a batch straddling two groups keeps its majority
+        assert len(order) == 12 and set(order) <= set(range(len(shapes))) and len(set(order)) >= 9
+        assert all(shapes[a] == shapes[b] for a, b in order.reshape(-1, 2))  # one duration per global batch
+    np.testing.assert_array_equal(grouped_order(shapes, 4, np.random.default_rng(1)),
+                                  grouped_order(shapes, 4, np.random.default_rng(1)))
+
+
+def test_short_videos_train_at_their_own_duration_in_grouped_batches(tmp_path, v1_3_data):
+    from opensora.dataset.video_io import read_video_clip, write_video
+
+    data = tmp_path / "data"
+    shutil.copytree(v1_3_data, data)
+    short = read_video_clip(str(data / "clips" / "bikes.mp4"), 30, 1)  # 30 frames: trains at 29
+    write_video(str(data / "clips" / "short.mp4"), short, fps=8)
+    shutil.copy(data / "clips" / "bikes.npz", data / "clips" / "short.npz")
+    with open(data / "ann.csv", "a") as f:
+        f.write("clips/short.mp4,people ride bikes\n")
+    args = v1_3_train_args(data, tmp_path / "o", "--num_frames", "33", "--drop_short_ratio", "0", "--train_steps",
+                           "3", "--max_height", "16", "--max_width", "32")
+    mixed = run_script(args)
+    assert mixed.returncode == 2 and "add --group_data True" in mixed.stderr, mixed.stderr[-2000:]
+    grouped = run_script(args + ["--group_data", "True"])
+    assert grouped.returncode == 0, grouped.stderr[-3000:]
+    assert "duration buckets: 1 videos shorter than 33 frames, 0 dropped; frame counts {29: 1, 33: 2}" in \
+        grouped.stdout + grouped.stderr
+    dropped = run_script(v1_3_train_args(data, tmp_path / "d", "--num_frames", "33", "--train_steps", "1",
+                                         "--max_height", "16", "--max_width", "32"))
+    assert dropped.returncode == 0, dropped.stderr[-2000:]  # the default (1.0): the short video is skipped
