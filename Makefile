@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-vae test lint check venv clean
+.PHONY: demo demo-vae serve test lint check venv clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: venv
 # Reconstruct the bundled real clips with the bundled demo VAE.
 demo-vae: venv
 	$(BIN)/python infer_ae.py --config examples/toy_world/configs/demo_reconstruction.yaml
+
+# The web UI on http://127.0.0.1:7860 with the bundled demo model (PORT=8000, CONFIG=<an infer_diffusion.py config>).
+serve: venv
+	$(BIN)/python -m opensora.serve $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG))
 
 test: venv
 	$(BIN)/python -m pytest -q tests

@@ -236,17 +236,19 @@ class InferenceSetup:
 
         return VideoGenPipeline(text_encoder, vae, transformer, scheduler, scale_factor=self.args.sd_scale_factor)
 
-    def encode_prompts(self):
-        """[(prompts of a batch, text tensors of the batch)], then the text encoder is freed. The tensors: v1.0
-        (prompt_embeds, negative_embeds) as VideoGenPipeline builds them; v1.3 (embeds, mask, negative, negative
-        mask) as OpenSoraPipeline builds them."""
+    def load_text_encoder(self):
         from ..models.text_encoder import T5Embedder
 
+        return T5Embedder(self.t5_dir, self.args.t5_max_length, self.dtype, use_clean_caption=False,
+                          logger=self.logger)
+
+    def encode_prompts(self, embedder=None):
+        """[(prompts of a batch, text tensors of the batch)]; the text encoder is loaded and freed unless one is
+        given (a server keeps its own). The tensors: v1.0 (prompt_embeds, negative_embeds) as VideoGenPipeline
+        builds them; v1.3 (embeds, mask, negative, negative mask) as OpenSoraPipeline builds them."""
         args = self.args
         if self.cache is None:
-            embedder = T5Embedder(
-                self.t5_dir, args.t5_max_length, self.dtype, use_clean_caption=False, logger=self.logger
-            )
+            embedder = embedder or self.load_text_encoder()
         else:
             embedder = None
             self.logger.info(f"text embeddings from {args.text_embed_cache} (no T5 run)")
@@ -283,7 +285,7 @@ class InferenceSetup:
         gc.collect()
         return out
 
-    def _load_transformer(self):
+    def load_transformer(self):
         from ..utils.amp import apply_precision
 
         args = self.args
@@ -301,12 +303,13 @@ class InferenceSetup:
                              f"{JIT_COMPILE_TIME})")
         return model
 
-    def denoise(self, embeds):
-        """-> (names, captions, latents (N, C, T', h, w)); the transformer is freed afterwards."""
+    def denoise(self, embeds, model=None, on_step=None):
+        """-> (names, captions, latents (N, C, T', h, w)); the transformer is loaded and freed unless one is given.
+        `on_step(done, total)` counts model calls over the whole run (a progress display)."""
         from .io import safe_name
 
         args = self.args
-        model = self._load_transformer()
+        model = model or self.load_transformer()
         scheduler = self.make_scheduler()
         if self.v1_3:
             from .pipeline_opensora import OpenSoraPipeline
@@ -316,17 +319,21 @@ class InferenceSetup:
             pipe = self._pipeline(transformer=model, scheduler=scheduler)
         pipe.scheduler.set_timesteps(args.sampling_steps)
         self.logger.info(f"sampler {pipe.scheduler.describe_calls(args.sampling_steps)} per batch")
+        total = len(pipe.scheduler.timesteps) * len(embeds)
         names, captions, latents = [], [], []
         for b, (batch, text) in enumerate(embeds):
             rng = np.random.default_rng(args.seed + b)  # one stream per batch: a prompt's video depends on its batch
             pipe.scheduler.set_timesteps(args.sampling_steps)  # init_noise_sigma is the sampling schedule's
+            calls = len(pipe.scheduler.timesteps)
+            callback = None if on_step is None else (lambda i, *_, done=b * calls: on_step(done + i + 1, total))
             if self.v1_3:
                 start = pipe.prepare_latents(text[0].shape[0], self.num_frames, self.height, self.width, rng)
                 out = pipe.denoise(*text, start, args.sampling_steps, args.guidance_scale, args.guidance_rescale,
-                                   rng=rng)
+                                   rng=rng, callback=callback)
             else:
                 start = pipe.prepare_latents(text[0].shape[0], self.latent_frames, self.latent_hw, rng)
-                out = pipe.denoise(*text, start, args.sampling_steps, args.guidance_scale, rng=rng)
+                out = pipe.denoise(*text, start, args.sampling_steps, args.guidance_scale, rng=rng,
+                                   callback=callback)
             for j, lat in enumerate(out):
                 caption = batch[j // args.num_videos_per_prompt]
                 names.append(safe_name(len(names), caption))
@@ -336,8 +343,9 @@ class InferenceSetup:
         gc.collect()
         return names, captions, np.stack(latents)
 
-    def decode_and_save(self, names, latents):
-        from ..dataset.video_io import write_video
+    def load_vae(self, latent_width=None):
+        """The autoencoder, tiled as --enable_tiling says (auto: the causal VAE above 256 px, as v1.0's configs;
+        the WF-VAE decodes whole, the v1.3 default)."""
         from ..models.ae import load_autoencoder
         from ..utils.amp import apply_precision
 
@@ -347,12 +355,21 @@ class InferenceSetup:
         apply_precision(vae, self.dtype)
         is_wfvae = hasattr(vae, "denormalize_latents")
         tiling = str(args.enable_tiling).lower()
-        # auto: the causal VAE tiles above 256 px (as v1.0's configs); the WF-VAE decodes whole (the v1.3 default)
-        if tiling in ("true", "1") or (tiling == "auto" and not is_wfvae and latents.shape[-1] * VAE_SPATIAL > 256):
+        width = (latent_width or self.latent_hw[1]) * VAE_SPATIAL
+        if tiling in ("true", "1") or (tiling == "auto" and not is_wfvae and width > 256):
             vae.enable_tiling()
             if not is_wfvae:
                 vae.tile_overlap_factor = args.tile_overlap_factor
             self.logger.info("VAE tiling on" + ("" if is_wfvae else f" (overlap {args.tile_overlap_factor})"))
+        return vae
+
+    def decode_and_save(self, names, latents, vae=None):
+        """Decode and write one video per latent; the autoencoder is loaded unless one is given."""
+        from ..dataset.video_io import write_video
+
+        args = self.args
+        vae = vae or self.load_vae(latents.shape[-1])
+        is_wfvae = hasattr(vae, "denormalize_latents")
         if self.v1_3 or is_wfvae:
             from .pipeline_opensora import OpenSoraPipeline
 

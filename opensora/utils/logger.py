@@ -10,6 +10,8 @@ LOGGER_NAME = "opensora"
 def setup_logger(output_dir=None, rank=0, level=logging.INFO):
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level)
+    for handler in logger.handlers:  # a long-lived process (the web server) sets up one log per run
+        handler.close()
     logger.handlers.clear()
     logger.propagate = False
     fmt = logging.Formatter("[%(asctime)s %(levelname)s] %(message)s", datefmt="%H:%M:%S")
