@@ -75,9 +75,23 @@ def main(argv):
             )
             return 0
 
-    # 4. stage 3: decode and write videos
+    # 4. stage 3: decode and write videos; if that fails, the denoised latents are kept (minutes to hours of work)
     start = time.time()
-    paths = setup.decode_and_save(names, latents)
+    try:
+        paths = setup.decode_and_save(names, latents)
+    except BaseException as err:
+        if args.decode_latents:
+            raise
+        from opensora.pipelines.io import save_latents
+        from opensora.utils.errors import UserError
+
+        save_latents(setup.run_dir, names, captions, latents)
+        kept = (f"the denoised latents are saved in {setup.run_dir}; once fixed, decode them with --decode_latents "
+                f"--input_latents_dir {setup.run_dir}")
+        if isinstance(err, UserError):
+            raise UserError(f"{err} ({kept})") from err
+        logger.error(kept)
+        raise
     stage(logger, f"VAE decoding ({len(paths)} videos)", start)
 
     # 5. summary

@@ -27,6 +27,18 @@ def video_file(video_folder, video):
     return path if os.path.splitext(path)[1] else path + ".mp4"
 
 
+def load_npz(path, what):
+    """An npz cache file read whole; a truncated or damaged one is a ValueError naming it (a skipped sample)."""
+    import zipfile
+
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise ValueError(f"{path}: damaged {what} file ({str(err)[:120]}); re-create it (infer_t5.py rewrites a "
+                         "damaged file)") from err
+
+
 class TextVideoDataset:
     def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
                  video_column="video", caption_column="caption", flip=False, use_image_num=0, world_size=1,
@@ -106,14 +118,14 @@ class TextVideoDataset:
     def _load(self, index, rng):
         video_path, emb_path = self.items[index]
         if self.latent_files:
-            emb, cached = np.load(emb_path), np.load(self.latent_files[index])
+            emb, cached = load_npz(emb_path, "text embedding"), load_npz(self.latent_files[index], "cached latent")
             return {"latent_mean": cached["latent_mean"], "latent_std": cached["latent_std"],
                     "text": emb["text_emb"].astype(np.float32), "mask": emb["mask"].astype(np.int32)}
         frames = read_video_clip(video_path, self.item_frames[index], self.frame_stride, start="random", rng=rng)
         flip = bool(self.flip and rng.random() < 0.5)
         size = self._frame_size()
         video = frames_to_tensor(preprocess_frames(frames, size, size, "center", flip))
-        emb = np.load(emb_path)
+        emb = load_npz(emb_path, "text embedding")
         text, mask = emb["text_emb"].astype(np.float32), emb["mask"].astype(np.int32)
         sample = {"video": video, "text": text, "mask": mask}
         if self.use_image_num:
@@ -168,6 +180,13 @@ class TextVideoDataset:
             order = rng.permutation(len(self.items))
         self._order_cache = ((epoch, seed, global_batch), order)
         return order
+
+    def text_width(self):
+        """The width of the cached text embeddings (the first file's)."""
+        try:
+            return int(load_npz(self.items[0][1], "text embedding")["text_emb"].shape[-1])
+        except (ValueError, KeyError) as err:
+            raise UserError(f"{self.items[0][1]}: {err}") from err
 
     def mixed_durations(self):
         return len(set(self.item_frames)) > 1

@@ -85,7 +85,12 @@ class InferenceSetup:
             if self.cache is None:
                 from ..models.text_encoder.embedder import require_t5_folder
 
-                require_t5_folder(self.t5_dir, "--t5_model_dir" if args.t5_model_dir else "--t5_cache_folder")
+                flag = "--t5_model_dir" if args.t5_model_dir else "--t5_cache_folder"
+                require_t5_folder(self.t5_dir, flag)
+                self._check_text_width(_read_json(os.path.join(self.t5_dir, "config.json"), flag).get("d_model"),
+                                       f"{flag} {self.t5_dir}")
+            else:
+                self._check_text_width(self.cache["text_emb"].shape[-1], f"--text_embed_cache {args.text_embed_cache}")
         if not args.save_latents:
             if not os.path.isdir(args.vae_config):
                 _require_file(args.vae_config, "--vae_config", "use configs/ae/causal_vae_488.yaml (v1.0) or "
@@ -127,6 +132,13 @@ class InferenceSetup:
             "OpenSoraT2V_v1_3)"
         )
 
+    def _check_text_width(self, width, source):
+        """The text encoder's width is the model's caption_channels (else a MatMul shape error mid-run)."""
+        expected = self.latte_config.get("caption_channels")
+        if width is not None and expected is not None and int(width) != int(expected):
+            raise UserError(f"{source}: its embeddings are {width} wide, the model's ({self.latte_config_path}) "
+                            f"caption_channels is {expected}; pass the text encoder the model was trained with")
+
     def _check_vae_fits_the_model(self):
         from ..models.ae.families import latent_channels_of
 
@@ -142,6 +154,9 @@ class InferenceSetup:
         from ..diffusion.schedulers import SAMPLERS, create_v1_3_scheduler
 
         args = self.args
+        if args.guidance_scale <= 1.0:
+            self.warnings.append(f"--guidance_scale {args.guidance_scale}: <= 1 turns classifier-free guidance off "
+                                 "(one model call per step, no negative prompt)")
         if args.guidance_rescale < 0:
             raise UserError(f"--guidance_rescale {args.guidance_rescale}: must be >= 0 (0 turns it off)")
         if not self.v1_3:

@@ -118,6 +118,11 @@ class T2VTraining:
                                         drop_short_ratio=args.drop_short_ratio, group_data=args.group_data,
                                         seed=args.seed)
         self.dataset.preflight()
+        width = self.dataset.text_width()
+        if cfg.get("caption_channels") and width != cfg["caption_channels"]:
+            raise UserError(f"--text_embed_folder {args.text_embed_folder}: its embeddings are {width} wide, the "
+                            f"model's caption_channels is {cfg['caption_channels']}; embed the captions with the text "
+                            "encoder the model goes with (infer_t5.py --t5_model_dir ...)")
         if self.dataset.mixed_durations() and args.batch_size > 1 and not args.group_data:
             raise UserError(f"--drop_short_ratio {args.drop_short_ratio} gives clips of several durations; with "
                             f"--batch_size {args.batch_size} add --group_data True (batches of one duration)")

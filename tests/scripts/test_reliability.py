@@ -253,3 +253,84 @@ def test_resume_passes_over_a_damaged_checkpoint_and_a_torn_log_line(tmp_path, t
     a, b = weights(tmp_path / "a", 3), weights(out, 3)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_text_encoder_width_must_match_the_models_caption_channels(tmp_path, tiny_t2v_models, train_data):
+    """A T5 of another width is named up front (before: a MatMul shape traceback mid-run), for sampling and training."""
+    import json
+
+    config = json.load(open(os.path.join(tiny_t2v_models["latte_dir"], "config.json")))
+    config["caption_channels"] = 32
+    (tmp_path / "narrow.json").write_text(json.dumps(config))
+    args = t2v_args(tiny_t2v_models, tmp_path / "o")
+    args[args.index("--model_config") + 1] = str(tmp_path / "narrow.json")
+    line = one_line_error(run_script(args))
+    assert "its embeddings are 64 wide, the model's" in line and "caption_channels is 32" in line, line
+    config = json.load(open(train_data / "latte.json"))
+    config["caption_channels"] = 32
+    (tmp_path / "narrow_train.json").write_text(json.dumps(config))
+    args = train_args(train_data, tmp_path / "t")
+    args[args.index("--model_config") + 1] = str(tmp_path / "narrow_train.json")
+    line = one_line_error(run_script(args))
+    assert "--text_embed_folder" in line and "64 wide" in line and "caption_channels is 32" in line, line
+
+
+def test_a_decoding_failure_keeps_the_denoised_latents(tmp_path, tiny_t2v_models):
+    """The VAE checkpoint is found unreadable only after the denoising loop: the latents are saved, and decoding
+    them later gives the video an unbroken run gives."""
+    broken = tmp_path / "vae.ckpt"
+    broken.write_bytes(b"not a checkpoint" * 64)
+    args = t2v_args(tiny_t2v_models, tmp_path / "o", "--captions", "a dog", "--sample_method", "DDIM")
+    failed = run_script(args + ["--vae_checkpoint", str(broken)])
+    line = one_line_error(failed)
+    assert "vae.ckpt" in line and "the denoised latents are saved in" in line, line
+    run = os.path.join(tmp_path / "o", os.listdir(tmp_path / "o")[0])
+    assert os.path.isfile(os.path.join(run, "000-a dog.npy"))
+    decoded = run_script(t2v_args(tiny_t2v_models, tmp_path / "d", "--captions", "a dog", "--sample_method", "DDIM",
+                                  "--decode_latents", "--input_latents_dir", run, "--guidance_scale", "1"))
+    assert decoded.returncode == 0, decoded.stderr[-2000:]
+    assert "--guidance_scale 1.0: <= 1 turns classifier-free guidance off" in decoded.stdout
+    whole = run_script(args)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    from opensora.dataset.video_io import read_video_clip
+
+    first = os.path.join(tmp_path / "d", os.listdir(tmp_path / "d")[0], "000-a dog.mp4")
+    second = os.path.join(tmp_path / "o", sorted(os.listdir(tmp_path / "o"))[-1], "000-a dog.mp4")
+    np.testing.assert_array_equal(read_video_clip(first, 17, 1), read_video_clip(second, 17, 1))
+
+
+def test_a_damaged_text_embedding_mid_run_is_a_named_skipped_sample(tmp_path, train_data):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(train_data, data)
+    damaged = data / "clips" / "bigbuckbunny.npz"
+    damaged.write_bytes(damaged.read_bytes()[:100])  # truncated after the run's checks read the first file
+    result = run_script(train_args(data, tmp_path / "o", "--train_steps", "1", "--batch_size", "1"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "bigbuckbunny.npz: damaged text embedding file" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name,text,expected", [
+    ("null_path.json", '[{"path": null, "cap": ["a cat"]}]', "row 0 has no video path ('path': None)"),
+    ("strings.json", '["a.mp4"]', "row 0 is not an object with 'path' and 'cap'"),
+    ("open_quote.csv", 'video,caption\na.mp4,"a cat\nb.mp4,a dog\n', "spans several lines or has extra fields"),
+])
+def test_malformed_annotations_are_one_line(tmp_path, name, text, expected):
+    from opensora.dataset.annotations import read_annotations
+
+    path = tmp_path / name
+    path.write_text(text)
+    columns = ("path", "cap") if name.endswith(".json") else ("video", "caption")
+    with pytest.raises(UserError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        read_annotations(str(path), *columns)
+
+
+def test_convert_latte_given_a_vae_is_one_line(tmp_path):
+    line = one_line_error(run_script(["tools/model_conversion/convert_latte.py", "--src",
+                                      fixture_path("causalvae_tiny", "diffusion_pytorch_model.safetensors"),
+                                      "--target", str(tmp_path / "x.ckpt")]))
+    assert "CausalVAEModel" in line, line
+    line = one_line_error(run_script(["tools/model_conversion/convert_latte.py", "--src",
+                                      fixture_path("causalvae_tiny"), "--target", str(tmp_path / "x.ckpt")]))
+    assert "causalvae_tiny" in line, line
