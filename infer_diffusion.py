@@ -14,8 +14,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 from opensora.utils.config import given_on_command_line, parse_args
 from opensora.utils.errors import run_main
 
@@ -54,7 +52,7 @@ def main(argv):
         named = load_latents(args.input_latents_dir)
         prompts_file = os.path.join(args.input_latents_dir, PROMPTS_FILE)
         prompts = json.load(open(prompts_file)) if os.path.isfile(prompts_file) else {}
-        names, latents = [n for n, _ in named], np.concatenate([a for _, a in named])
+        names, latents = [n for n, _ in named], [a[0] for _, a in named]  # sizes may differ (image-to-video)
         captions = [prompts.get(n, n) for n in names]
     else:
         start = time.time()

@@ -43,7 +43,7 @@ class TextVideoDataset:
     def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
                  video_column="video", caption_column="caption", flip=False, use_image_num=0, world_size=1,
                  max_bad_samples=20, vae_latent_folder="", caption_dropout=0.0, null_text=None, height=None,
-                 width=None, drop_short_ratio=1.0, group_data=False, seed=0):
+                 width=None, drop_short_ratio=1.0, group_data=False, seed=0, v1_3_resize=False):
         check_causal_num_frames(num_frames)
         rows = read_annotations(data_file_path, video_column, caption_column)
         self.items = [(video_file(video_folder, v), embedding_path(text_embed_folder, v)) for v, _ in rows]
@@ -55,6 +55,8 @@ class TextVideoDataset:
             raise UserError(f"{data_file_path}: {len(self.items)} rows for {world_size} ranks")
         self.num_frames, self.frame_stride, self.image_size = num_frames, frame_stride, image_size
         self.height, self.width = height or image_size, width or image_size  # v1.3 trains non-square frames
+        # v1.3: its CenterCropResizeVideo (crop to the aspect, antialiased bilinear); v1.0: short side, then crop
+        self.v1_3_resize = v1_3_resize
         # v1.3 duration buckets (opensora.dataset.buckets): frames per item, set by preflight
         self.drop_short_ratio, self.group_data, self.seed = drop_short_ratio, group_data, seed
         self.item_frames = [num_frames] * len(self.items)
@@ -123,8 +125,7 @@ class TextVideoDataset:
                     "text": emb["text_emb"].astype(np.float32), "mask": emb["mask"].astype(np.int32)}
         frames = read_video_clip(video_path, self.item_frames[index], self.frame_stride, start="random", rng=rng)
         flip = bool(self.flip and rng.random() < 0.5)
-        size = self._frame_size()
-        video = frames_to_tensor(preprocess_frames(frames, size, size, "center", flip))
+        video = frames_to_tensor(self._resize(frames, flip))
         emb = load_npz(emb_path, "text embedding")
         text, mask = emb["text_emb"].astype(np.float32), emb["mask"].astype(np.int32)
         sample = {"video": video, "text": text, "mask": mask}
@@ -132,16 +133,19 @@ class TextVideoDataset:
             total = count_frames(video_path)
             picks = np.sort(rng.choice(total, size=self.use_image_num, replace=total < self.use_image_num))
             images = np.concatenate([read_video_clip(video_path, 1, 1, start=int(i)) for i in picks])
-            size = self._frame_size()
-            sample["images"] = frames_to_tensor(preprocess_frames(images, size, size, "center", flip))
+            sample["images"] = frames_to_tensor(self._resize(images, flip))
             sample["text"] = np.repeat(text[None], 1 + self.use_image_num, axis=0)
             sample["mask"] = np.repeat(mask[None], 1 + self.use_image_num, axis=0)
         return sample
 
-    def _frame_size(self):
-        """Resize and crop target: square frames an int (the short side to it, v1.0); else (h, w), covered then
-        center-cropped (v1.3's CenterCropResizeVideo)."""
-        return self.height if self.height == self.width else (self.height, self.width)
+    def _resize(self, frames, flip):
+        if self.v1_3_resize:
+            from .center_crop_resize import center_crop_resize
+
+            frames = center_crop_resize(frames, self.height, self.width)
+            return np.ascontiguousarray(frames[:, :, ::-1]) if flip else frames
+        size = self.height if self.height == self.width else (self.height, self.width)
+        return preprocess_frames(frames, size, size, "center", flip)
 
     def get(self, index, rng):
         """A sample; an unreadable or short video is skipped (the next one is used), up to `max_bad_samples`."""

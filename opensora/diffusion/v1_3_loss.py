@@ -82,3 +82,19 @@ class V1_3Loss(nn.Cell):
         pred = pred[0] if isinstance(pred, (tuple, list)) else pred
         per_sample = ops.square(pred.astype(x0.dtype) - target).reshape(x0.shape[0], -1)
         return (per_sample * weight.reshape(-1, 1)).mean()
+
+
+class V1_3InpaintLoss(V1_3Loss):
+    """V1_3Loss for OpenSoraInpaint_v1_3 (train_inpaint.py): the model's input is [x_t; masked latents; mask],
+    the target and weights those of the first C channels."""
+
+    def construct(self, x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask, condition):
+        shape = (-1,) + (1,) * (x0.ndim - 1)
+        a, s = sqrt_alpha.reshape(shape), sqrt_one_minus.reshape(shape)
+        noisy = a * x0 + s * noise
+        target = a * noise - s * x0 if self.v_prediction else noise
+        model_in = ops.cat((noisy, condition.astype(noisy.dtype)), axis=1)
+        pred = self.model(model_in, t, ops.expand_dims(text, 1), encoder_attention_mask=ops.expand_dims(text_mask, 1))
+        pred = pred[0] if isinstance(pred, (tuple, list)) else pred
+        per_sample = ops.square(pred.astype(x0.dtype) - target).reshape(x0.shape[0], -1)
+        return (per_sample * weight.reshape(-1, 1)).mean()

@@ -53,7 +53,8 @@ class InferenceSetup:
         from ..models.diffusion.families import family_of_config
 
         self.model_class = family_of_config(self.latte_config, self.latte_config_path)
-        self.v1_3 = self.model_class.__name__ == "OpenSoraT2V_v1_3"
+        self.inpaint = self.model_class.__name__ == "OpenSoraInpaint_v1_3"
+        self.v1_3 = self.inpaint or self.model_class.__name__ == "OpenSoraT2V_v1_3"
         self.make_scheduler = self._scheduler_factory()
         self.prompt_template, self.negative_prompt = self._prompt_strings()
         if self.sample_method == "PNDM" and args.sampling_steps < PNDM_MIN_STEPS:
@@ -77,6 +78,7 @@ class InferenceSetup:
                                 "--prompt_template with the masks kept; drop the flag (the mT5 stage runs)")
             self.cache = load_embed_cache(args.text_embed_cache) if args.text_embed_cache else None
             self.captions = list(self.cache["captions"]) if self.cache else read_captions(args.captions)
+            self.conditions = self._read_conditions()
             self.checkpoint = args.checkpoint or os.path.join("models", args.model_version, "model.ckpt")
             _require_file(
                 self.checkpoint, "--checkpoint", "convert the release with tools/model_conversion/convert_latte.py"
@@ -131,6 +133,37 @@ class InferenceSetup:
             f"--model_config: none of {', '.join(candidates)} exists (the release's config.json: LatteT2V or "
             "OpenSoraT2V_v1_3)"
         )
+
+    def _read_conditions(self):
+        """The inpaint model's given frames per prompt, read and resized now (a bad file is named before any model
+        is built): [(frames, mask type, indices)], or None for a text-to-video model."""
+        args = self.args
+        paths = list(args.conditional_pixel_values_path)
+        if not self.inpaint:
+            for flag, value in (("--conditional_pixel_values_path", paths), ("--mask_type", args.mask_type)):
+                if value:
+                    raise UserError(f"{flag}: for OpenSoraInpaint_v1_3 models; {self.latte_config_path} is a "
+                                    f"{self.model_class.__name__} (text-to-video)")
+            return None
+        from .pipeline_inpaint import load_conditions
+
+        if not paths:
+            raise UserError(f"--conditional_pixel_values_path: {self.latte_config_path} is an image-to-video model; "
+                            "give the frame(s) to start from (an image, two images, or a video)")
+        if len(paths) == 1 and paths[0].endswith(".txt"):  # the sample script's list: one line per prompt
+            if not os.path.isfile(paths[0]):
+                raise UserError(f"--conditional_pixel_values_path {paths[0]}: file not found")
+            per_prompt = [line.strip().split(",") for line in open(paths[0]) if line.strip()]
+        else:
+            per_prompt = [paths] * len(self.captions)
+        if len(per_prompt) != len(self.captions):
+            raise UserError(f"--conditional_pixel_values_path {paths[0]}: {len(per_prompt)} lines for "
+                            f"{len(self.captions)} prompts (one comma-separated list of frames per prompt)")
+        if args.batch_size != 1:
+            raise UserError(f"--batch_size {args.batch_size}: image-to-video runs one prompt at a time (its own "
+                            "frames), as the original; use --batch_size 1")
+        return [load_conditions([p.strip() for p in row], args.mask_type or None, None, self.num_frames,
+                                self.height, self.width, args.crop_for_hw, args.max_hxw) for row in per_prompt]
 
     def _check_text_width(self, width, source):
         """The text encoder's width is the model's caption_channels (else a MatMul shape error mid-run)."""
@@ -318,15 +351,23 @@ class InferenceSetup:
                              f"{JIT_COMPILE_TIME})")
         return model
 
-    def denoise(self, embeds, model=None, on_step=None):
-        """-> (names, captions, latents (N, C, T', h, w)); the transformer is loaded and freed unless one is given.
-        `on_step(done, total)` counts model calls over the whole run (a progress display)."""
+    def denoise(self, embeds, model=None, on_step=None, vae=None):
+        """-> (names, captions, latents (N, C, T', h, w); a list when image-to-video sizes differ); the transformer
+        is loaded and freed unless one is given. `on_step(done, total)` counts model calls over the whole run (a
+        progress display). Image-to-video encodes its given frames with the VAE here (kept for decoding)."""
         from .io import safe_name
 
         args = self.args
         model = model or self.load_transformer()
         scheduler = self.make_scheduler()
-        if self.v1_3:
+        if self.inpaint:
+            import random
+
+            from .pipeline_inpaint import OpenSoraInpaintPipeline
+
+            self.stage_vae = vae or getattr(self, "stage_vae", None) or self.load_vae()
+            pipe = OpenSoraInpaintPipeline(None, self.stage_vae, model, scheduler)
+        elif self.v1_3:
             from .pipeline_opensora import OpenSoraPipeline
 
             pipe = OpenSoraPipeline(None, None, model, scheduler)
@@ -341,7 +382,14 @@ class InferenceSetup:
             pipe.scheduler.set_timesteps(args.sampling_steps)  # init_noise_sigma is the sampling schedule's
             calls = len(pipe.scheduler.timesteps)
             callback = None if on_step is None else (lambda i, *_, done=b * calls: on_step(done + i + 1, total))
-            if self.v1_3:
+            if self.inpaint:  # one prompt a batch; its own frames; the latents at their (resized) size
+                frames, mask_type, indices = self.conditions[b]
+                start = pipe.prepare_latents(text[0].shape[0], self.num_frames, *frames.shape[1:3], rng)
+                condition = pipe.condition_input(frames, mask_type, indices, self.num_frames, text[0].shape[0],
+                                                 args.guidance_scale > 1.0, rng, random.Random(args.seed + b))
+                out = pipe.denoise(*text, start, args.sampling_steps, args.guidance_scale, args.guidance_rescale,
+                                   rng=rng, callback=callback, condition=condition)
+            elif self.v1_3:
                 start = pipe.prepare_latents(text[0].shape[0], self.num_frames, self.height, self.width, rng)
                 out = pipe.denoise(*text, start, args.sampling_steps, args.guidance_scale, args.guidance_rescale,
                                    rng=rng, callback=callback)
@@ -356,7 +404,8 @@ class InferenceSetup:
                 latents.append(lat)
         del model, pipe
         gc.collect()
-        return names, captions, np.stack(latents)
+        same_shape = len({lat.shape for lat in latents}) == 1
+        return names, captions, np.stack(latents) if same_shape else latents
 
     def load_vae(self, latent_width=None):
         """The autoencoder, tiled as --enable_tiling says (auto: the causal VAE above 256 px, as v1.0's configs;
@@ -383,7 +432,7 @@ class InferenceSetup:
         from ..dataset.video_io import write_video
 
         args = self.args
-        vae = vae or self.load_vae(latents.shape[-1])
+        vae = vae or getattr(self, "stage_vae", None) or self.load_vae(latents[0].shape[-1])
         is_wfvae = hasattr(vae, "denormalize_latents")
         if self.v1_3 or is_wfvae:
             from .pipeline_opensora import OpenSoraPipeline

@@ -66,6 +66,15 @@ def build_inference_parser(description=""):
                    "sample script; Lin et al. 2023 suggest 0.7)")
     p.add_argument("--prediction_type", default="epsilon", choices=["epsilon", "v_prediction"],
                    help="v1.3 models: what the model predicts (the release: v_prediction)")
+    p.add_argument("--conditional_pixel_values_path", nargs="+", default=[],
+                   help="v1.3 inpaint models: the given frames -- one image (image-to-video), two (a transition), "
+                   "one video (continuation); or a .txt with one comma-separated list per prompt")
+    p.add_argument("--mask_type", default="", help="v1.3 inpaint models: t2iv, i2v, transition, continuation, clear, "
+                   "random_temporal ('': from the conditions, as the original)")
+    add_bool_flag(p, "--crop_for_hw", False, "v1.3 inpaint models: centre-crop the conditions to --height x --width "
+                  "(the release's sample command); else resize them to --max_hxw pixels, cropped to multiples of 32")
+    p.add_argument("--max_hxw", type=positive_int, default=236544,
+                   help="v1.3 inpaint models without --crop_for_hw: most pixels of a condition (480 x 480)")
     add_bool_flag(p, "--rescale_betas_zero_snr", False,
                   "v1.3 models: zero-terminal-SNR betas and 'trailing' timesteps (the release: True)")
     p.add_argument("--sd_scale_factor", type=float, default=0.18215, help="latents = VAE sample x this")

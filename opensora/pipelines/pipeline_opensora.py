@@ -92,8 +92,9 @@ class OpenSoraPipeline:
         return np.asarray(latents, np.float32) * np.float32(self.scheduler.init_noise_sigma)
 
     def denoise(self, embeds, mask, negative_embeds, negative_mask, latents, num_inference_steps, guidance_scale=7.5,
-                guidance_rescale=0.0, eta=0.0, rng=None, callback=None, progress=True):
-        """The sampler loop; `callback(i, t, latents)` sees each step's result. Returns the final latents."""
+                guidance_rescale=0.0, eta=0.0, rng=None, callback=None, progress=True, condition=None):
+        """The sampler loop; `callback(i, t, latents)` sees each step's result. Returns the final latents.
+        `condition`: channels appended to every model input (the inpaint model's masked latents and mask)."""
         cfg = guidance_scale > 1.0
         text = np.concatenate([negative_embeds, embeds], 0) if cfg else embeds  # uncond first
         text_mask = np.concatenate([negative_mask, mask], 0) if cfg else mask
@@ -110,6 +111,8 @@ class OpenSoraPipeline:
         for i, t in enumerate(iterator):
             model_in = np.concatenate([latents, latents], 0) if cfg else latents
             model_in = self.scheduler.scale_model_input(model_in, t)
+            if condition is not None:
+                model_in = np.concatenate([model_in, condition], axis=1)
             # the original hands the model t as the latents' float dtype
             timestep = ms.Tensor(np.full((model_in.shape[0],), t, np.float32))
             out = self.transformer(ms.Tensor(model_in, dtype), timestep, text, encoder_attention_mask=text_mask)

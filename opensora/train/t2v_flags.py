@@ -70,6 +70,8 @@ def build_t2v_train_parser(description=""):
                    help="v1.3 models: min-SNR loss weighting with this gamma (the release: 5.0; 0: off)")
     p.add_argument("--noise_offset", type=float, default=0.0,
                    help="v1.3 models: add this x N(0, 1) per sample and channel to the noise (0: off)")
+    p.add_argument("--mask_config", default="", help="v1.3 inpaint models: YAML of the training masks (the "
+                   "original's scripts/train_configs/mask_config.yaml; default: random_temporal masks only)")
     # optimisation
     add_optimization_flags(p, end_learning_rate=2e-5)
     p.add_argument("--start_learning_rate", type=float, default=2e-5, help="learning rate (after the warm-up)")

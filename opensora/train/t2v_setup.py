@@ -34,7 +34,7 @@ V1_3_MODEL_CONFIG = "configs/diffusion/model/opensora_v1_3_any93x640x640.json"
 # train_diffusion.py flags of the v1.3 objective, with the value that leaves them off (a LatteT2V run refuses others)
 V1_3_FLAGS = (("prediction_type", "epsilon"), ("rescale_betas_zero_snr", False), ("snr_gamma", 0.0),
               ("noise_offset", 0.0), ("max_height", 0), ("max_width", 0), ("drop_short_ratio", 1.0),
-              ("group_data", False))
+              ("group_data", False), ("mask_config", ""))
 
 
 def null_text_embedding(args):
@@ -52,6 +52,29 @@ def null_text_embedding(args):
         if "negative_text_emb" not in z:
             raise UserError(f"--null_text_embed {path}: no negative_text_emb (write it with infer_t5.py --captions)")
         return z["negative_text_emb"][0].astype(np.float32), z["negative_mask"][0].astype(np.int32)
+
+
+def inpaint_masks(args):
+    """The inpaint model's training masks from --mask_config (the original's scripts/train_configs/mask_config.yaml
+    keys: min_clear_ratio, max_clear_ratio, mask_type_ratio_dict_video); without one, random_temporal only."""
+    import yaml
+
+    from .v1_3_task import InpaintMasks
+
+    cfg = {}
+    if args.mask_config:
+        if not os.path.isfile(args.mask_config):
+            raise UserError(f"--mask_config {args.mask_config}: file not found")
+        with open(args.mask_config) as f:
+            cfg = yaml.safe_load(f) or {}
+        known = {"min_clear_ratio", "max_clear_ratio", "mask_type_ratio_dict_video", "mask_type_ratio_dict_image"}
+        if not isinstance(cfg, dict) or set(cfg) - known:
+            raise UserError(f"--mask_config {args.mask_config}: expected the keys {', '.join(sorted(known))}")
+    try:
+        return InpaintMasks(cfg.get("mask_type_ratio_dict_video"), float(cfg.get("min_clear_ratio", 0.0)),
+                            float(cfg.get("max_clear_ratio", 1.0)))
+    except ValueError as err:
+        raise UserError(f"--mask_config {args.mask_config}: {err}") from err
 
 
 def check_input_files(args):
@@ -106,7 +129,8 @@ class T2VTraining:
                 raise UserError(f"--{flag} is required")
         cfg = self._model_config()
         self.model_class = family_of_config(cfg, args.model_config or f"--model_version {args.model_version}")
-        self.v1_3 = self.model_class.__name__ == "OpenSoraT2V_v1_3"
+        self.inpaint = self.model_class.__name__ == "OpenSoraInpaint_v1_3"
+        self.v1_3 = self.inpaint or self.model_class.__name__ == "OpenSoraT2V_v1_3"
         objective = self._check_family_flags(timestep_range, mse_weight, option_names)
         self.height, self.width = args.max_height or args.image_size, args.max_width or args.image_size
         self.dataset = TextVideoDataset(args.data_file_path, args.video_folder, args.text_embed_folder,
@@ -116,13 +140,8 @@ class T2VTraining:
                                         vae_latent_folder=args.vae_latent_folder, caption_dropout=args.cfg,
                                         null_text=null_text_embedding(args), height=self.height, width=self.width,
                                         drop_short_ratio=args.drop_short_ratio, group_data=args.group_data,
-                                        seed=args.seed)
+                                        seed=args.seed, v1_3_resize=self.v1_3)
         self.dataset.preflight()
-        width = self.dataset.text_width()
-        if cfg.get("caption_channels") and width != cfg["caption_channels"]:
-            raise UserError(f"--text_embed_folder {args.text_embed_folder}: its embeddings are {width} wide, the "
-                            f"model's caption_channels is {cfg['caption_channels']}; embed the captions with the text "
-                            "encoder the model goes with (infer_t5.py --t5_model_dir ...)")
         if self.dataset.mixed_durations() and args.batch_size > 1 and not args.group_data:
             raise UserError(f"--drop_short_ratio {args.drop_short_ratio} gives clips of several durations; with "
                             f"--batch_size {args.batch_size} add --group_data True (batches of one duration)")
@@ -130,6 +149,11 @@ class T2VTraining:
         self.logger = setup_logger(args.output_path, rank=self.rank)
         if self.dataset.duration_summary:
             self.logger.info(self.dataset.duration_summary)
+        width = self.dataset.text_width()
+        if cfg.get("caption_channels") and width != cfg["caption_channels"]:
+            raise UserError(f"--text_embed_folder {args.text_embed_folder}: its embeddings are {width} wide, the "
+                            f"model's caption_channels is {cfg['caption_channels']}; embed the captions with the text "
+                            "encoder the model goes with (infer_t5.py --t5_model_dir ...)")
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
         check_input_files(args)  # every file the models need, before any model is built
         if not args.vae_latent_folder:
@@ -144,7 +168,7 @@ class T2VTraining:
 
             self.task = V1_3TrainingTask(self._compute_model(), self.vae, objective, args.noise_offset,
                                          self.world_size, self.rank, self.dtype, graph=args.jit,
-                                         scale_factor=args.sd_scale_factor)
+                                         scale_factor=args.sd_scale_factor, masks=self.masks)
         else:
             self._build_latte_task(cfg, timestep_range, mse_weight, option_names)
         self._finish_setup()
@@ -247,6 +271,9 @@ class T2VTraining:
             value = getattr(args, flag) or args.image_size
             if value % (2 * VAE_SPATIAL):
                 raise UserError(f"--{flag} {value}: must be a multiple of 16 (8x VAE, then 2x2 patches)")
+        self.masks = inpaint_masks(args) if self.inpaint else None
+        if args.mask_config and not self.inpaint:
+            raise UserError(f"--mask_config {args.mask_config}: for OpenSoraInpaint_v1_3 models")
         from ..diffusion.v1_3_loss import V1_3Objective
 
         try:
@@ -343,6 +370,8 @@ class T2VTraining:
         return f"loss {info['loss']:.5f}"
 
     def write_sample(self):
+        if self.inpaint:
+            return write_v1_3_sample_video(self, self.step, first_frame_of_training_clip=True)
         if self.v1_3:
             return write_v1_3_sample_video(self, self.step)
         return write_sample_video(self, self.step)
@@ -388,11 +417,14 @@ def write_sample_video(run, step):
     return write_video(os.path.join(args.output_path, "samples", f"step_{step:08d}.mp4"), video, fps=8)
 
 
-def write_v1_3_sample_video(run, step):
+def write_v1_3_sample_video(run, step, first_frame_of_training_clip=False):
     """The first training caption sampled by the v1.3 pipeline (EulerAncestralDiscrete with the run's prediction type
     and schedule, --sample_steps steps, no guidance: the negative prompt is not cached), at the training size, written
-    as <output_path>/samples/step_XXXXXXXX.mp4."""
+    as <output_path>/samples/step_XXXXXXXX.mp4. The inpaint model continues the first frame of that caption's clip
+    (image-to-video)."""
+    from ..dataset.video_io import tensor_to_frames
     from ..diffusion.schedulers import create_v1_3_scheduler
+    from ..pipelines.pipeline_inpaint import OpenSoraInpaintPipeline
     from ..pipelines.pipeline_opensora import OpenSoraPipeline
 
     args = run.args
@@ -402,13 +434,20 @@ def write_v1_3_sample_video(run, step):
     emb = np.load(run.dataset.items[0][1])
     text, mask = emb["text_emb"][None].astype(np.float32), emb["mask"][None].astype(np.int32)
     scheduler = create_v1_3_scheduler("EulerAncestralDiscrete", args.prediction_type, args.rescale_betas_zero_snr)
-    pipe = OpenSoraPipeline(None, run.vae, run.latte, scheduler)
+    pipe = (OpenSoraInpaintPipeline if first_frame_of_training_clip else OpenSoraPipeline)(None, run.vae, run.latte,
+                                                                                           scheduler)
     rng = np.random.default_rng([args.seed, step])
+    condition = None
     run.latte.set_train(False)
     try:
         scheduler.set_timesteps(steps)
         start = pipe.prepare_latents(1, args.num_frames, run.height, run.width, rng)
-        latents = pipe.denoise(text, mask, None, None, start, steps, guidance_scale=1.0, rng=rng, progress=False)
+        if first_frame_of_training_clip:
+            clip = run.dataset.get(0, np.random.default_rng([args.seed, step, 1]))["video"]
+            first = tensor_to_frames(clip)[:1]  # (1, H, W, 3) uint8
+            condition = pipe.condition_input(first, "i2v", [0], args.num_frames, 1, False, rng)
+        latents = pipe.denoise(text, mask, None, None, start, steps, guidance_scale=1.0, rng=rng, progress=False,
+                               condition=condition)
     finally:
         run.latte.set_train(True)
     video = pipe.decode_latents(latents)[0]

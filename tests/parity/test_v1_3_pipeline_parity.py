@@ -68,3 +68,37 @@ def test_initial_noise_and_ancestral_noise_come_from_one_stream(models):
                                   expected["initial_latents"])
     np.testing.assert_array_equal(rng.standard_normal(expected["noise_step0"].shape).astype(np.float32),
                                   expected["noise_step0"])
+
+
+INPAINT = json.load(open(fixture_path("v1_3_inpaint", "pipeline_cases.json")))
+
+
+@pytest.mark.parametrize("name", list(INPAINT["cases"]))
+def test_image_to_video_pipeline_matches_the_original(models, name):
+    """OpenSoraInpaintPipeline (tests/fixtures/v1_3_inpaint, make_inpaint_fixtures.py): i2v, a transition, and i2v
+    sized by max_hxw instead of --crop_for_hw, with the tiny inpaint DiT; one numpy stream as the CLI draws it."""
+    from opensora.models.diffusion.opensora_v1_3 import OpenSoraInpaint_v1_3
+    from opensora.pipelines.pipeline_inpaint import OpenSoraInpaintPipeline
+
+    case, tol = INPAINT["cases"][name], INPAINT["tolerances"][name]
+    expected = np.load(fixture_path("v1_3_inpaint", f"pipeline_{name}.npz"))
+    text_encoder, vae, _ = models
+    spec = json.load(open(fixture_path("v1_3_inpaint", "cases.json")))
+    transformer = OpenSoraInpaint_v1_3(spec["inpaint_config"])
+    load_state_into(transformer, original_state("inpaint", "v1_3_inpaint"), source="weight rule")
+    transformer.set_train(False)
+    scheduler = create_v1_3_scheduler("EulerAncestralDiscrete", "v_prediction", True)
+    pipe = OpenSoraInpaintPipeline(text_encoder, vae, transformer, scheduler)
+    steps = []
+    video = pipe(POSITIVE_PROMPT_TEMPLATE.format(case["prompt"]), [fixture_path("v1_3_inpaint", p)
+                                                                   for p in case["images"]],
+                 NEGATIVE_PROMPT, case["mask_type"], None, case["crop_for_hw"], case["max_hxw"], case["num_frames"],
+                 case["height"], case["width"], case["steps"], case["guidance_scale"], seed=case["seed"],
+                 max_sequence_length=SPEC["max_sequence_length"],
+                 callback=lambda i, t, latents: steps.append(np.asarray(latents)), progress=False)
+    for i, latents in enumerate(steps):
+        key = f"latents_step{i}"
+        assert_close(latents, expected[key], rtol=1e-4, atol=tol[key], what=f"{name} {key}")
+    assert video.shape == expected["video_uint8"].shape, (video.shape, expected["video_uint8"].shape)
+    step = np.abs(video.astype(np.int32) - expected["video_uint8"].astype(np.int32))
+    assert step.max() <= tol["video_uint8_max_step"] and (step > 0).mean() < 0.01, (step.max(), (step > 0).mean())

@@ -126,3 +126,78 @@ def test_a_vae_with_other_latent_channels_is_named_before_any_model(tmp_path, v1
     assert result.returncode == 2, result.stderr[-2000:]
     assert "wfvae_d8.json: its latents have 8 channels, the model's" in result.stderr
     assert "in_channels is 4" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+INPAINT = json.load(open(fixture_path("v1_3_inpaint", "pipeline_cases.json")))
+
+
+@pytest.fixture(scope="module")
+def inpaint_model(tmp_path_factory):
+    """The tiny OpenSoraInpaint_v1_3 as a release folder, converted by the repo's converter."""
+    from safetensors.numpy import save_file
+
+    root = tmp_path_factory.mktemp("inpaint")
+    (root / "config.json").write_text(json.dumps(json.load(open(fixture_path("v1_3_inpaint", "cases.json")))
+                                                 ["inpaint_config"]))
+    save_file(original_state("inpaint", "v1_3_inpaint"), str(root / "diffusion_pytorch_model.safetensors"))
+    converted = run_script(["tools/model_conversion/convert_latte.py", "--src",
+                            str(root / "diffusion_pytorch_model.safetensors"), "--target", str(root / "model.ckpt")])
+    assert converted.returncode == 0, converted.stderr[-2000:]
+    assert "OpenSoraInpaint_v1_3" in converted.stdout + converted.stderr or "missing 0" in converted.stdout
+    return {"config": str(root / "config.json"), "checkpoint": str(root / "model.ckpt")}
+
+
+def inpaint_args(v1_3_models, inpaint_model, out, name, *extra):
+    case = dict(INPAINT["cases"][name], sample_method="EulerAncestralDiscrete", prediction_type="v_prediction",
+                rescale_betas_zero_snr=True, guidance_rescale=0.0)
+    models = dict(v1_3_models, **inpaint_model)
+    args = v1_3_args(models, out, case, "--conditional_pixel_values_path",
+                     *[fixture_path("v1_3_inpaint", p) for p in case["images"]], "--crop_for_hw",
+                     str(case["crop_for_hw"]), "--max_hxw", str(case["max_hxw"]), *extra)
+    if case["mask_type"]:
+        args += ["--mask_type", case["mask_type"]]
+    return args
+
+
+@pytest.mark.parametrize("name", ["i2v", "i2v_max_hxw"])
+def test_image_to_video_through_the_script_gives_the_originals_latents(tmp_path, v1_3_models, inpaint_model, name):
+    expected = np.load(fixture_path("v1_3_inpaint", f"pipeline_{name}.npz"))
+    case, tol = INPAINT["cases"][name], INPAINT["tolerances"][name]
+    result = run_script(inpaint_args(v1_3_models, inpaint_model, tmp_path / "s1", name, "--save_latents"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = run_dir_of(tmp_path / "s1")
+    (latents,) = [np.load(os.path.join(run, f)) for f in os.listdir(run) if f.endswith(".npy")]
+    last = f"latents_step{case['steps'] - 1}"
+    assert_close(latents, expected[last], rtol=1e-4, atol=tol[last], what=f"{name} {last}")
+    decoded = run_script(inpaint_args(v1_3_models, inpaint_model, tmp_path / "s2", name, "--decode_latents",
+                                      "--input_latents_dir", run))
+    assert decoded.returncode == 0, decoded.stderr[-3000:]
+    (video,) = [f for f in os.listdir(run_dir_of(tmp_path / "s2")) if f.endswith(".mp4")]
+    import imageio.v2 as imageio
+
+    frames = np.stack(list(imageio.get_reader(os.path.join(run_dir_of(tmp_path / "s2"), video)).iter_data()))
+    assert frames.shape == expected["video_uint8"].shape[1:]
+
+
+def test_image_to_video_inputs_are_checked_before_any_model(tmp_path, v1_3_models, inpaint_model):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    cases = [
+        ([], "an image-to-video model; give the frame(s) to start from"),
+        (["--conditional_pixel_values_path", str(broken)], "broken.png: cannot read the image"),
+        (["--conditional_pixel_values_path", str(tmp_path / "none.png")], "none.png: file not found"),
+        (["--conditional_pixel_values_path", str(tmp_path / "notes.doc")], "not an image"),
+        (["--mask_type", "sideways"], "--mask_type sideways: choose one of"),
+    ]
+    base = inpaint_args(v1_3_models, inpaint_model, tmp_path / "o", "i2v")
+    cut = base.index("--conditional_pixel_values_path")
+    base = base[:cut] + base[cut + 2:]  # without the frames
+    for extra, expected in cases:
+        flags = extra if extra[:1] == ["--conditional_pixel_values_path"] or not extra else \
+            extra + ["--conditional_pixel_values_path", fixture_path("v1_3_inpaint", "cond_first.png")]
+        result = run_script(base + flags)
+        assert result.returncode == 2 and expected in result.stderr, (extra, result.stderr[-1500:])
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    t2v = run_script(v1_3_args(v1_3_models, tmp_path / "t", SPEC["cases"]["ddim"], "--conditional_pixel_values_path",
+                               fixture_path("v1_3_inpaint", "cond_first.png")))
+    assert t2v.returncode == 2 and "for OpenSoraInpaint_v1_3 models" in t2v.stderr, t2v.stderr[-1500:]

@@ -181,3 +181,61 @@ def test_short_videos_train_at_their_own_duration_in_grouped_batches(tmp_path, v
     dropped = run_script(v1_3_train_args(data, tmp_path / "d", "--num_frames", "33", "--train_steps", "1",
                                          "--max_height", "16", "--max_width", "32"))
     assert dropped.returncode == 0, dropped.stderr[-2000:]  # the default (1.0): the short video is skipped
+
+
+def test_two_rank_msrun_trains_v1_3_with_one_set_of_weights(tmp_path, v1_3_data):
+    """msrun data parallel (scripts/cpu/train_latte.sh, mccl on CPU) with the v1.3 objective: each rank draws its own
+    half of the timesteps (explicit uniform sampling), the gradients are averaged, both ranks end identical."""
+    from conftest import run_launcher
+
+    args = v1_3_train_args(v1_3_data, tmp_path / "two", "--train_steps", "2", "--ckpt_save_interval", "2")[1:]
+    args[args.index("--batch_size") + 1] = "1"
+    result = run_launcher("scripts/cpu/train_latte.sh", args, 2, 8247, tmp_path / "logs", timeout=600)
+    logs = "".join(open(tmp_path / "logs" / f).read()[-3000:] for f in os.listdir(tmp_path / "logs"))
+    assert result.returncode == 0, logs
+    r0 = json.load(open(tmp_path / "two" / "summary.json"))
+    r1 = json.load(open(tmp_path / "two" / "summary_rank1.json"))
+    assert r0["steps"] == 2 and r0["weights_checksum"] == r1["weights_checksum"]
+
+
+def test_image_to_video_model_trains_with_the_originals_masks_and_resumes_exactly(tmp_path, v1_3_data):
+    """OpenSoraInpaint_v1_3 with configs/diffusion/training/mask_config.yaml (the original's mask types and
+    weights): every sample gets a drawn mask, its masked clip encoded beside it; resume is bit-exact."""
+    config = json.load(open(fixture_path("v1_3_inpaint", "cases.json")))["inpaint_config"]
+    (tmp_path / "inpaint.json").write_text(json.dumps(config))
+
+    def args(out, *extra):
+        a = v1_3_train_args(v1_3_data, out, "--mask_config", "configs/diffusion/training/mask_config.yaml",
+                            "--ckpt_save_interval", "2", *extra)
+        a[a.index("--model_config") + 1] = str(tmp_path / "inpaint.json")
+        return a
+
+    straight = run_script(args(tmp_path / "a", "--train_steps", "4", "--sample_interval", "4", "--sample_steps", "2"))
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert (tmp_path / "a" / "samples" / "step_00000004.mp4").stat().st_size > 1000
+    w4 = weights(tmp_path / "a", 4)
+    assert "pos_embed_mask.1.weight" in w4 and np.abs(w4["pos_embed_mask.1.weight"]).max() > 0  # trained from zero
+    first = run_script(args(tmp_path / "b", "--train_steps", "2"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = run_script(args(tmp_path / "b", "--train_steps", "4", "--resume", "True"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    b4 = weights(tmp_path / "b", 4)
+    for k in w4:
+        np.testing.assert_array_equal(w4[k], b4[k], err_msg=k)
+    bad = run_script(v1_3_train_args(v1_3_data, tmp_path / "c", "--mask_config",
+                                     "configs/diffusion/training/mask_config.yaml"))
+    assert bad.returncode == 2 and "--mask_config" in bad.stderr and "for OpenSoraInpaint_v1_3" in bad.stderr
+
+
+def test_training_masks_keep_the_given_frames_and_black_out_the_rest():
+    from opensora.train.v1_3_task import InpaintMasks
+
+    masks = InpaintMasks({"i2v": 1.0})
+    video = np.random.default_rng(0).uniform(-1, 1, (2, 3, 9, 16, 16)).astype(np.float32)
+    masked, compressed = masks.apply(video, [np.random.default_rng(k) for k in range(2)])
+    np.testing.assert_array_equal(masked[:, :, 0], video[:, :, 0])  # i2v: frame 0 given
+    assert (masked[:, :, 1:] == -1).all()
+    assert compressed.shape == (2, 4, 3, 2, 2)
+    assert (compressed[:, :, 0] == 0).all() and (compressed[:, :, 1:] == 1).all()
+    with pytest.raises(ValueError, match="non-negative weights"):
+        InpaintMasks({"sideways": 1.0})

@@ -26,15 +26,17 @@ REQUIRED_KEYS = ("in_channels", "patch_size", "patch_size_t", "caption_channels"
 FF_ACTIVATIONS = ("gelu", "gelu-approximate", "geglu", "geglu-approximate")
 
 
-def normalize_config(config, source="the OpenSoraT2V_v1_3 config", class_name=CLASS_NAME):
-    """config.json dict (or keyword arguments of the same names) -> full constructor config.
+def normalize_config(config, source="the OpenSoraT2V_v1_3 config", class_name=CLASS_NAME, extra_defaults=None):
+    """config.json dict (or keyword arguments of the same names) -> full constructor config; `extra_defaults`: the
+    keys a subclass adds (the inpaint model's vae_scale_factor_t).
 
     An unknown key, a missing required key or an unsupported value is a UserError naming `source`."""
-    cfg = dict(DEFAULT_CONFIG)
+    defaults = {**DEFAULT_CONFIG, **(extra_defaults or {})}
+    cfg = dict(defaults)
     for key, value in config.items():
         if key in METADATA_KEYS:
             continue
-        if key not in DEFAULT_CONFIG:
+        if key not in defaults:
             raise UserError(f"{source}: unknown {class_name} config key '{key}'")
         cfg[key] = value
     found = config.get("_class_name", class_name)
@@ -57,7 +59,7 @@ def normalize_config(config, source="the OpenSoraT2V_v1_3 config", class_name=CL
     return cfg
 
 
-def load_config(path, class_name=CLASS_NAME):
+def load_config(path, class_name=CLASS_NAME, extra_defaults=None):
     """config.json (or a YAML file with the same keys) -> constructor config."""
     if not os.path.isfile(path):
         raise UserError(f"{path}: {class_name} config not found")
@@ -68,7 +70,7 @@ def load_config(path, class_name=CLASS_NAME):
             raise UserError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of config keys")
-    return normalize_config(raw, path, class_name)
+    return normalize_config(raw, path, class_name, extra_defaults)
 
 
 def find_weights(folder):

@@ -39,10 +39,13 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
     """
 
     FP32_CELLS = (LayerNorm,)  # the amp keep-list (utils/amp.py); softmax is fp32 inside the attention
+    CLASS_NAME = "OpenSoraT2V_v1_3"
+    EXTRA_CONFIG = {}  # config keys a subclass adds, with their defaults
 
     def __init__(self, config=None, kernels=None, **kwargs):
         super().__init__()
-        self.config = cfg = normalize_config({**(config or {}), **kwargs})
+        self.config = cfg = normalize_config({**(config or {}), **kwargs}, f"the {self.CLASS_NAME} config",
+                                             self.CLASS_NAME, self.EXTRA_CONFIG)
         self.hidden_size = hidden = cfg["num_attention_heads"] * cfg["attention_head_dim"]
         self.out_channels = cfg["in_channels"] if cfg["out_channels"] is None else cfg["out_channels"]
         self.patch_size, self.patch_size_t = cfg["patch_size"], cfg["patch_size_t"]
@@ -78,7 +81,7 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
         if os.path.isdir(folder_or_config):
             config_path = os.path.join(folder_or_config, "config.json")
             checkpoint = checkpoint or find_weights(folder_or_config)
-        model = cls(load_config(config_path))
+        model = cls(load_config(config_path, cls.CLASS_NAME, cls.EXTRA_CONFIG))
         if checkpoint:
             model.load_checkpoint(checkpoint, strict=strict, logger=logger)
         return model
@@ -118,7 +121,7 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
         height, width = h // self.patch_size, w // self.patch_size
         bias = self._video_bias(attention_mask, b, frame * height * width, dtype)  # (B, 1, S)
         encoder_bias = self._text_bias(encoder_attention_mask, b, encoder_hidden_states.shape[2], dtype)  # (B,1,L)
-        x = self.pos_embed(hidden_states.astype(dtype))  # (B, S, D)
+        x = self.embed_latents(hidden_states, dtype)  # (B, S, D)
         t6, embedded_timestep = self.adaln_single(timestep, dtype)  # (B, 6D), (B, D)
         if encoder_hidden_states.shape[1] != 1:
             raise ValueError(f"encoder_hidden_states must be (B, 1, L, C); got {encoder_hidden_states.shape}")
@@ -131,6 +134,10 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
         shift, scale = ops.chunk(self.scale_shift_table[None] + embedded_timestep[:, None], 2, axis=1)  # (B, 1, D)
         x = self.proj_out(modulate(self.norm_out(x), shift, scale, self.tile))  # (B, S, pt*p*p*C)
         return self._unpatchify(x, b, frame, height, width)
+
+    def embed_latents(self, hidden_states, dtype):
+        """(B, C, T, H, W) -> tokens (B, T*H/p*W/p, D): the patch embedding (the inpaint model adds its inputs')."""
+        return self.pos_embed(hidden_states.astype(dtype))
 
     def _mask_key(self, i):
         """(group size, group type) of the masks block i gets: the original picks the configured sparse_n for
