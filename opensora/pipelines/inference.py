@@ -30,9 +30,11 @@ def make_run_dir(output_path):
 
 class InferenceSetup:
     """Args:
-        args: InferenceSettings (opensora.pipelines.inference_flags) or the parsed flags of infer_diffusion.py."""
+        args: InferenceSettings (opensora.pipelines.inference_flags) or the parsed flags of infer_diffusion.py.
+        frames_optional: an image-to-video model may come without --conditional_pixel_values_path (the web UI
+            checks its config before any frame is uploaded)."""
 
-    def __init__(self, args):
+    def __init__(self, args, frames_optional=False):
         from .inference_flags import InferenceSettings
 
         args = as_settings(InferenceSettings, args)
@@ -43,6 +45,7 @@ class InferenceSetup:
         from .io import read_captions
 
         self.args = args
+        self.frames_optional = frames_optional
         self.warnings = []  # said once the run's log exists
         self.dtype = resolve_dtype(args.dtype, args.device_target)
         self.sample_method = "DDIM" if args.ddim_sampling else args.sample_method
@@ -147,6 +150,8 @@ class InferenceSetup:
             return None
         from .pipeline_inpaint import load_conditions
 
+        if not paths and self.frames_optional:
+            return None
         if not paths:
             raise UserError(f"--conditional_pixel_values_path: {self.latte_config_path} is an image-to-video model; "
                             "give the frame(s) to start from (an image, two images, or a video)")

@@ -18,11 +18,11 @@ def generate_fn(service):
     """The request handler: (inputs..., gallery state) -> (video, download file, status, gallery, state)."""
 
     def generate(prompt, negative_prompt, sample_method, sampling_steps, guidance_scale, seed, num_frames, height,
-                 width, history, progress=gr.Progress()):
+                 width, first_frame, history, progress=gr.Progress()):
         history = list(history or [])
         request = dict(prompt=prompt, negative_prompt=negative_prompt, sample_method=sample_method,
                        sampling_steps=sampling_steps, guidance_scale=guidance_scale, seed=seed,
-                       num_frames=num_frames, height=height, width=width)
+                       num_frames=num_frames, height=height, width=width, first_frame=first_frame)
 
         def on_step(done, total):
             progress((done, total), desc="sampling", unit="model calls")
@@ -46,7 +46,8 @@ def build_app(service):
     defaults = settings_defaults(service)
     size = f"{defaults['num_frames']} frames, {defaults['height']}x{defaults['width']}"
     with gr.Blocks(title=TITLE) as app:
-        gr.Markdown(f"## {TITLE}\nModel: `{service.base.model_config or service.base.model_version}` ({size}"
+        kind = "image-to-video" if service.inpaint else "text-to-video"
+        gr.Markdown(f"## {TITLE}\nModel: `{service.base.model_config or service.base.model_version}` ({kind}, {size}"
                     + ("" if service.v1_3 else "; a LatteT2V generates its checkpoint's size") + ").")
         history = gr.State([])
         with gr.Row():
@@ -67,6 +68,9 @@ def build_app(service):
                     frames = gr.Number(value=defaults["num_frames"], precision=0, label="Frames (4n+1)")
                     height = gr.Number(value=defaults["height"], precision=0, label="Height (x16)")
                     width = gr.Number(value=defaults["width"], precision=0, label="Width (x16)")
+                # image-to-video models (OpenSoraInpaint_v1_3): the frame the video starts from
+                first_frame = gr.Image(label="First frame (image-to-video)", type="filepath", sources=["upload"],
+                                       visible=service.inpaint, elem_id="first_frame")
                 button = gr.Button("Generate", variant="primary", elem_id="generate")
             with gr.Column():
                 video = gr.Video(label="Result", interactive=False, autoplay=True, loop=True, elem_id="result")
@@ -75,6 +79,6 @@ def build_app(service):
         gallery = gr.Gallery(label="This session", columns=4, height=280, preview=False, object_fit="contain",
                              elem_id="gallery")
         button.click(generate_fn(service), [prompt, negative, sampler, steps, guidance, seed, frames, height, width,
-                                            history], [video, download, status, gallery, history],
+                                            first_frame, history], [video, download, status, gallery, history],
                      api_name="generate")
     return app

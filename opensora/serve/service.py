@@ -28,9 +28,9 @@ class TextToVideoService:
                             "drop it from the config")
         if self.base.save_latents or self.base.decode_latents:
             raise UserError("--save_latents / --decode_latents: the server runs all three stages; drop them")
-        setup = InferenceSetup(self.base)  # one-line errors for a bad config, as the CLI gives them
+        setup = InferenceSetup(self.base, frames_optional=True)  # one-line errors for a bad config, as the CLI
         init_context(self.base.mode, self.base.device_target, self.base.seed, self.base.debug)
-        self.v1_3 = setup.v1_3
+        self.v1_3, self.inpaint = setup.v1_3, setup.inpaint
         self.frames, self.height, self.width = setup.num_frames, setup.height, setup.width
         self.text_encoder = setup.load_text_encoder() if setup.cache is None else None
         self.transformer = setup.load_transformer()
@@ -38,7 +38,7 @@ class TextToVideoService:
         self.lock = threading.Lock()  # one generation at a time (the queue serialises too; this keeps API calls safe)
 
     def settings(self, prompt, negative_prompt=None, sample_method=None, sampling_steps=None, guidance_scale=None,
-                 seed=None, num_frames=None, height=None, width=None):
+                 seed=None, num_frames=None, height=None, width=None, first_frame=None):
         """The request as infer_diffusion.py flags on top of the server's config: the same types, ranges and
         checks as on the command line (a bad value is a UserError of one line). One prompt, one video."""
         prompt = (prompt or "").strip()
@@ -50,6 +50,10 @@ class TextToVideoService:
         if self.v1_3:  # a LatteT2V generates its checkpoint's size only
             flags += [("--num_frames", num_frames, _integer), ("--height", height, _integer),
                       ("--width", width, _integer)]
+        if self.inpaint:  # image-to-video: the uploaded frame starts the video
+            if not first_frame:
+                raise UserError("first frame: upload the image the video starts from")
+            flags.append(("--conditional_pixel_values_path", first_frame, _text))
         argv = self.argv + ["--num_videos_per_prompt", "1", "--batch_size", "1", "--save_latents", "False",
                             "--decode_latents", "False", "--save_format", "mp4"]
         for flag, value, kind in flags:

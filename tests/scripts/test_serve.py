@@ -27,13 +27,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    out = tmp_path_factory.mktemp("serve")
+def start_server(out, *extra):
     port = free_port()
     log = open(out / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "opensora.serve", "--port", str(port), "--output_path",
-                             str(out / "videos")], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                             str(out / "videos"), *extra], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": REPO})
     url = f"http://127.0.0.1:{port}/"
     started = time.time()
@@ -48,7 +46,13 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"no page after 120 s: {open(out / 'server.log').read()[-3000:]}")
-    yield {"url": url, "out": out, "seconds_to_page": time.time() - started, "port": port}
+    return proc, log, {"url": url, "out": out, "seconds_to_page": time.time() - started, "port": port}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc, log, info = start_server(tmp_path_factory.mktemp("serve"))
+    yield info
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
@@ -68,15 +72,15 @@ def test_api_gives_the_command_lines_frames_and_survives_bad_requests(server, tm
     from gradio_client import Client
 
     client = Client(server["url"], verbose=False)
-    bad = client.predict("", "auto", "PNDM", 10, 1.0, 42, 17, 64, 64, api_name="/generate")
+    bad = client.predict("", "auto", "PNDM", 10, 1.0, 42, 17, 64, 64, None, api_name="/generate")
     assert bad[0] is None and bad[2] == "error: prompt: type what the video should show"
-    bad = client.predict(PROMPT, "auto", "PNDM", 2, 1.0, 42, 17, 64, 64, api_name="/generate")
+    bad = client.predict(PROMPT, "auto", "PNDM", 2, 1.0, 42, 17, 64, 64, None, api_name="/generate")
     assert bad[2].startswith("error: --sampling_steps 2: PNDM needs at least 4"), bad[2]
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="Nonesuch is not in the list of choices"):  # gradio checks its dropdown
-        client.predict(PROMPT, "auto", "Nonesuch", 10, 1.0, 42, 17, 64, 64, api_name="/generate")
-    video, download, status, gallery = client.predict(PROMPT, "auto", "PNDM", 10, 1.0, 7, 17, 64, 64,
+        client.predict(PROMPT, "auto", "Nonesuch", 10, 1.0, 42, 17, 64, 64, None, api_name="/generate")
+    video, download, status, gallery = client.predict(PROMPT, "auto", "PNDM", 10, 1.0, 7, 17, 64, 64, None,
                                                       api_name="/generate")
     assert status.startswith("done:") and download and len(gallery) == 1, status
     cli = run_script(["infer_diffusion.py", "--config", "examples/toy_world/configs/t2v_demo.yaml", "--captions",
@@ -87,7 +91,8 @@ def test_api_gives_the_command_lines_frames_and_survives_bad_requests(server, tm
     served = read_video_clip(video if isinstance(video, str) else video["video"], 17, 1)
     np.testing.assert_array_equal(served, read_video_clip(str(tmp_path / run / cli_video), 17, 1))
     # two requests at once queue and both finish
-    jobs = [client.submit(PROMPT, "auto", "DDPM", 4, 1.0, seed, 17, 64, 64, api_name="/generate") for seed in (1, 2)]
+    jobs = [client.submit(PROMPT, "auto", "DDPM", 4, 1.0, seed, 17, 64, 64, None, api_name="/generate")
+            for seed in (1, 2)]
     assert all(job.result(timeout=300)[2].startswith("done:") for job in jobs)
 
 
@@ -126,3 +131,56 @@ def test_a_prompt_typed_in_a_browser_yields_a_video(server, tmp_path):
         assert os.path.getsize(shot) > 10_000
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def i2v_server(tmp_path_factory):
+    """The server over a tiny image-to-video stack (the inpaint fixture's DiT, tiny mT5 and WF-VAE)."""
+    import json
+
+    from conftest import fixture_path
+    from original_weights import original_state
+    from safetensors.numpy import save_file
+
+    out = tmp_path_factory.mktemp("serve_i2v")
+    (out / "inpaint.json").write_text(json.dumps(json.load(open(fixture_path("v1_3_inpaint", "cases.json")))
+                                                 ["inpaint_config"]))
+    save_file(original_state("inpaint", "v1_3_inpaint"), str(out / "inpaint.safetensors"))
+    (out / "i2v.yaml").write_text("\n".join([
+        f"model_config: {out / 'inpaint.json'}", f"checkpoint: {out / 'inpaint.safetensors'}",
+        f"vae_config: {fixture_path('wfvae_tiny', 'ln_release')}", 'vae_checkpoint: ""',
+        f"t5_model_dir: {fixture_path('mt5_tiny', 'hf')}", "max_sequence_length: 32", "num_frames: 9",
+        "height: 48", "width: 64", "crop_for_hw: True", "sample_method: EulerAncestralDiscrete",
+        "prediction_type: v_prediction", "rescale_betas_zero_snr: True", "sampling_steps: 3", "seed: 11", ""]))
+    proc, log, info = start_server(out, "--config", str(out / "i2v.yaml"))
+    info["config"] = str(out / "i2v.yaml")
+    yield info
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_image_to_video_takes_an_uploaded_first_frame_and_matches_the_cli(i2v_server, tmp_path):
+    from conftest import fixture_path
+    from gradio_client import Client, handle_file
+
+    image = fixture_path("v1_3_inpaint", "cond_first.png")
+    client = Client(i2v_server["url"], verbose=False)
+    missing = client.predict("an astronaut smiles", "auto", "EulerAncestralDiscrete", 3, 7.5, 11, 9, 48, 64, None,
+                             api_name="/generate")
+    assert missing[2] == "error: first frame: upload the image the video starts from"
+    video, _, status, _ = client.predict("an astronaut smiles", "auto", "EulerAncestralDiscrete", 3, 7.5, 11, 9, 48,
+                                         64, handle_file(image), api_name="/generate")
+    assert status.startswith("done:"), status
+    cli = run_script(["infer_diffusion.py", "--config", i2v_server["config"], "--captions", "an astronaut smiles",
+                      "--conditional_pixel_values_path", image, "--output_path", str(tmp_path)])
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    (run,) = os.listdir(tmp_path)
+    (cli_video,) = [f for f in os.listdir(tmp_path / run) if f.endswith(".mp4")]
+    import imageio.v2 as imageio  # decord: 64-wide frames are fine, but read both the same way
+
+    def frames(path):
+        return np.stack(list(imageio.get_reader(path).iter_data()))
+
+    np.testing.assert_array_equal(frames(video if isinstance(video, str) else video["video"]),
+                                  frames(str(tmp_path / run / cli_video)))
