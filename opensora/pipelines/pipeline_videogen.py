@@ -73,11 +73,12 @@ class VideoGenPipeline:
         return prompt_embeds, negative_prompt_embeds
 
     def _tokenize(self, texts, max_length):
-        from ..models.text_encoder.embedder import warn_truncated
+        from ..models.text_encoder.embedder import warn_truncated, warn_unknown_words
 
         enc = self.text_encoder.tokenizer(texts, max_length=max_length, padding="max_length", truncation=True,
                                           add_special_tokens=True, return_attention_mask=True, return_tensors="np")
         warn_truncated(self.text_encoder.tokenizer, texts, max_length, self.text_encoder.logger)
+        warn_unknown_words(self.text_encoder.tokenizer, texts, self.text_encoder.logger)
         return enc["input_ids"].astype(np.int32), enc["attention_mask"].astype(np.int32)
 
     def _encode(self, ids, mask):

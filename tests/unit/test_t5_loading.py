@@ -194,3 +194,19 @@ def test_missing_t5_folder_is_named_with_the_fix(tmp_path):
 def test_bf16_refused_on_cpu(tmp_path):
     result = run_script(["infer_t5.py", "--captions", "x", "--t5_model_dir", HF, "--dtype", "bf16"])
     assert result.returncode == 2 and "--dtype bf16: the CPU backend has no bf16 kernels" in result.stderr
+
+
+def test_words_outside_a_demo_vocabulary_are_named_with_the_known_ones(caplog):
+    import logging
+
+    from transformers import AutoTokenizer
+
+    from opensora.models.text_encoder.embedder import warn_unknown_words
+
+    tokenizer = AutoTokenizer.from_pretrained("assets/demo_model/t5")
+    logger = logging.getLogger("test_oov")
+    with caplog.at_level(logging.WARNING, logger="test_oov"):
+        warn_unknown_words(tokenizer, ["a purple star spins", "a red circle moves from left to right"], logger)
+    (record,) = caplog.records  # the second prompt is all known words
+    assert "purple, star, spins not in the model's vocabulary" in record.message
+    assert "(it knows: a, blue, bottom, circle, from, green, left, moves, red, right" in record.message

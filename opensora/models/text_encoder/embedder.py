@@ -117,6 +117,22 @@ def warn_truncated(tokenizer, texts, max_length, logger):
             )
 
 
+SMALL_VOCABULARY = 2000  # a demo model's; real T5 / mT5 vocabularies split unknown words into pieces by design
+
+
+def warn_unknown_words(tokenizer, texts, logger):
+    """With a small (demo) vocabulary: a prompt word that is not one of its whole-word pieces means nothing to the
+    model; say which, and which words it knows (e.g. "a purple star spins" to the toy-world demo)."""
+    if len(tokenizer) > SMALL_VOCABULARY:
+        return
+    known = sorted({p[1:] for p in tokenizer.get_vocab() if p.startswith("\u2581") and len(p) > 1 and p[1:].isalpha()})
+    for text in texts:
+        unknown = [w for w in text.split() if len(tokenizer.tokenize(w)) != 1]
+        if unknown:
+            logger.warning(f"prompt {text!r}: {', '.join(unknown)} not in the model's vocabulary (it knows: "
+                           f"{', '.join(known)})")
+
+
 T5_FOLDER_LAYOUT = ("a Hugging Face T5 folder: config.json, spiece.model or tokenizer.json, and model.safetensors "
                     "(or shards + index, or pytorch_model*.bin)")
 TOKENIZER_FILES = ("spiece.model", "tokenizer.json")
