@@ -31,6 +31,21 @@ if [ -z "$msrun_bin" ]; then
     echo "error: msrun not found next to $PYTHON or on PATH; install MindSpore in that environment" >&2
     exit 2
 fi
-exec "$msrun_bin" --worker_num="$DEVICES" --local_worker_num="$DEVICES" --master_port="${MASTER_PORT:-8118}" \
+master_port=${MASTER_PORT:-8118}
+# A port another program holds makes msrun's workers retry for ever: check it first, in one line.
+"$PYTHON" - "$master_port" <<'PY' >/dev/null || exit 2
+import socket
+import sys
+
+port = sys.argv[1]
+with socket.socket() as s:
+    try:
+        s.bind(("0.0.0.0", int(port)))
+    except (OSError, ValueError) as err:
+        print(f"error: MASTER_PORT={port}: cannot use it for msrun ({getattr(err, 'strerror', None) or err}); "
+              "set MASTER_PORT to a free port", file=sys.stderr)
+        sys.exit(2)
+PY
+exec "$msrun_bin" --worker_num="$DEVICES" --local_worker_num="$DEVICES" --master_port="$master_port" \
     --log_dir="${LOG_DIR:-outputs/msrun_logs}" --join=True \
     "$entry" --device_target "$DEVICE_TARGET" --use_parallel True "$@"

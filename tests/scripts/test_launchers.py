@@ -71,3 +71,19 @@ def test_cpu_launchers_and_bad_device_counts(stand_ins):
         assert out.returncode == 2 and f"DEVICES={bad}" in out.stderr, bad
     out = launch("scripts/launch.sh", stand_ins)
     assert out.returncode == 2 and "usage" in out.stderr
+
+
+def test_a_master_port_held_by_another_program_is_one_line_before_msrun_starts(stand_ins):
+    """Before: msrun's workers retried for ever on a port another program held (thousands of log lines)."""
+    import socket
+    import sys
+
+    with socket.socket() as held:
+        held.bind(("0.0.0.0", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        out = launch("scripts/text_condition/train_latte_65x512x512_8p.sh", stand_ins, PYTHON=sys.executable,
+                     MASTER_PORT=port)
+    assert out.returncode == 2 and "msrun" not in out.stdout, out.stdout
+    assert out.stderr.strip() == (f"error: MASTER_PORT={port}: cannot use it for msrun (Address already in use); "
+                                  "set MASTER_PORT to a free port"), out.stderr
