@@ -17,8 +17,9 @@ def init_distributed(use_parallel):
         init()
     except RuntimeError as err:
         raise UserError(f"--use_parallel: cannot initialise communication ({str(err).splitlines()[0][:160]}); "
-                        "is another msrun job using this --master_port? Start with msrun --worker_num=N "
-                        "--local_worker_num=N --master_port=<a free port>") from err
+                        "either another worker failed first (its own error is in its log under msrun's --log_dir) "
+                        "or another msrun job holds this --master_port (start with msrun --worker_num=N "
+                        "--local_worker_num=N --master_port=<a free port>)") from err
     rank, world = get_rank(), get_group_size()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
     return rank, world
