@@ -103,18 +103,23 @@ def t2v_args(models, out, *extra):
             "--t5_model_dir", models["t5"], "--output_path", str(out), "--sampling_steps", "5", *extra]
 
 
-@pytest.fixture(scope="session")
-def train_data(tmp_path_factory):
-    """Two real clips, their T5 embeddings (infer_t5.py), a LatteT2V config for 5 frames at 32x32."""
-    root = tmp_path_factory.mktemp("t2v_data")
+def clips_with_embeddings(root, text_encoder):
+    """The two bundled clips, an annotation csv and their text embeddings (infer_t5.py, 16 tokens) in `root`."""
     (root / "clips").mkdir()
     for name in ("bikes.mp4", "bigbuckbunny.mp4"):
         shutil.copy(os.path.join(CLIPS, name), root / "clips" / name)
     (root / "ann.csv").write_text("video,caption\nclips/bikes.mp4,people ride bikes\n"
                                   "clips/bigbuckbunny.mp4,a big bunny in a forest\n")
-    made = run_script(["infer_t5.py", "--data_file_path", str(root / "ann.csv"), "--t5_model_dir",
-                       fixture_path("t5_tiny", "hf"), "--t5_max_length", "16"])
+    made = run_script(["infer_t5.py", "--data_file_path", str(root / "ann.csv"), "--t5_model_dir", text_encoder,
+                       "--t5_max_length", "16"])
     assert made.returncode == 0, made.stderr
+    return root
+
+
+@pytest.fixture(scope="session")
+def train_data(tmp_path_factory):
+    """Two real clips, their T5 embeddings (infer_t5.py), a LatteT2V config for 5 frames at 32x32."""
+    root = clips_with_embeddings(tmp_path_factory.mktemp("t2v_data"), fixture_path("t5_tiny", "hf"))
     config = json.load(open(fixture_path("latte_tiny", "config.json")))
     config.update(caption_channels=64, sample_size=[4, 4], video_length=2)
     (root / "latte.json").write_text(json.dumps(config))

@@ -12,7 +12,7 @@ output is the prediction (no learned-sigma half), and the latents are normalised
 import mindspore as ms
 import numpy as np
 
-from .pipeline_videogen import to_uint8_frames
+from .pipeline_videogen import step_kwargs, to_uint8_frames
 
 # sample_utils.run_model_and_save_samples wraps every prompt and always guides away from this negative prompt
 POSITIVE_PROMPT_TEMPLATE = "\n    high quality, high aesthetic, {}\n    "
@@ -128,15 +128,7 @@ class OpenSoraPipeline:
         return latents
 
     def _step_kwargs(self, eta, rng):
-        import inspect
-
-        params = inspect.signature(self.scheduler.step).parameters
-        kwargs = {}
-        if "eta" in params:
-            kwargs["eta"] = eta
-        if "generator" in params:
-            kwargs["generator"] = rng
-        return kwargs
+        return step_kwargs(self.scheduler, eta, rng)
 
     # ------------------------------------------------------------------ decoding
     def decode_float(self, latents):

@@ -20,6 +20,19 @@ def mask_text_embeddings(emb, mask):
     return emb * mask[:, :, None], emb.shape[1]
 
 
+def step_kwargs(scheduler, eta, rng):
+    """prepare_extra_step_kwargs: eta and the generator for the samplers whose step takes them."""
+    import inspect
+
+    params = inspect.signature(scheduler.step).parameters
+    kwargs = {}
+    if "eta" in params:
+        kwargs["eta"] = eta
+    if "generator" in params:
+        kwargs["generator"] = rng
+    return kwargs
+
+
 def to_uint8_frames(video):
     """float (B, T, 3, H, W) in about [-1, 1] -> uint8 (B, T, H, W, 3): ((v / 2 + 0.5).clamp(0, 1) * 255) truncated,
     as both original pipelines."""
@@ -126,15 +139,7 @@ class VideoGenPipeline:
         return latents
 
     def _step_kwargs(self, eta, rng):
-        import inspect
-
-        params = inspect.signature(self.scheduler.step).parameters
-        kwargs = {}
-        if "eta" in params:
-            kwargs["eta"] = eta
-        if "generator" in params:
-            kwargs["generator"] = rng
-        return kwargs
+        return step_kwargs(self.scheduler, eta, rng)
 
     def _dtype(self):
         return self.transformer.proj_out.weight.dtype

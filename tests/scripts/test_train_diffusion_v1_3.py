@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import CLIPS, fixture_path, run_script
+from conftest import clips_with_embeddings, fixture_path, run_script
 
 from opensora.io import read_state_dict
 
@@ -18,15 +18,7 @@ RELEASE_OBJECTIVE = ["--prediction_type", "v_prediction", "--rescale_betas_zero_
 
 @pytest.fixture(scope="module")
 def v1_3_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("v1_3_data")
-    (root / "clips").mkdir()
-    for name in ("bikes.mp4", "bigbuckbunny.mp4"):
-        shutil.copy(os.path.join(CLIPS, name), root / "clips" / name)
-    (root / "ann.csv").write_text("video,caption\nclips/bikes.mp4,people ride bikes\n"
-                                  "clips/bigbuckbunny.mp4,a big bunny in a forest\n")
-    made = run_script(["infer_t5.py", "--data_file_path", str(root / "ann.csv"), "--t5_model_dir",
-                       fixture_path("mt5_tiny", "hf"), "--t5_max_length", "16"])
-    assert made.returncode == 0, made.stderr
+    root = clips_with_embeddings(tmp_path_factory.mktemp("v1_3_data"), fixture_path("mt5_tiny", "hf"))
     config = json.load(open(fixture_path("v1_3_pipeline", "cases.json")))["transformer_config"]
     (root / "opensora_v1_3.json").write_text(json.dumps(config))
     return root

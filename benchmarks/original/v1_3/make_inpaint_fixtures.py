@@ -14,7 +14,6 @@ caller (`--photo`, an .npy of it: torch's venv has no scikit-image).
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -25,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_v1_3_pipeline_fixtures import TRANSFORMER  # noqa: E402  (sibling script)
-from make_wfvae_fixtures import stub_torchvision, tolerance, weight_rule  # noqa: E402
+from make_wfvae_fixtures import stub_torchvision, tolerance, weight_rule, write_manifest  # noqa: E402
 
 INPAINT = dict(TRANSFORMER, vae_scale_factor_t=4)
 MASK_CASES = [  # (mask type, frames, seed): the random ones at several seeds
@@ -284,12 +283,7 @@ def main():
         print(name, arrays32["video_uint8"].shape, pipeline_tolerances[name])
     with open(os.path.join(args.out, "pipeline_cases.json"), "w") as f:
         json.dump({"cases": PIPELINE_CASES, "tolerances": pipeline_tolerances}, f, indent=1)
-    manifest = {}
-    for file in sorted(os.listdir(args.out)):
-        if file not in ("MANIFEST.sha256", "README.md"):
-            manifest[file] = hashlib.sha256(open(os.path.join(args.out, file), "rb").read()).hexdigest()
-    with open(os.path.join(args.out, "MANIFEST.sha256"), "w") as f:
-        f.writelines(f"{digest}  {file}\n" for file, digest in manifest.items())
+    write_manifest(args.out)
     print("tolerance", tolerance(out32, out64))
 
 

@@ -22,7 +22,6 @@ here. Transformer weights: `weight_rule` of make_wfvae_fixtures.py (tests/origin
 import argparse
 import ast
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -30,7 +29,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_wfvae_fixtures import stub_torchvision, tolerance, weight_rule  # noqa: E402  (sibling script)
+from make_wfvae_fixtures import stub_torchvision, tolerance, weight_rule, write_manifest  # noqa: E402  (sibling script)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "fixtures")
 TRANSFORMER = dict(num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4, num_layers=4,
@@ -182,12 +181,7 @@ def main():
               .state_dict().items()}
     with open(os.path.join(args.out, "transformer_state_shapes.json"), "w") as f:
         json.dump(shapes, f, indent=1)
-    manifest = {}
-    for file in sorted(os.listdir(args.out)):
-        if file not in ("MANIFEST.sha256", "README.md"):
-            manifest[file] = hashlib.sha256(open(os.path.join(args.out, file), "rb").read()).hexdigest()
-    with open(os.path.join(args.out, "MANIFEST.sha256"), "w") as f:
-        f.writelines(f"{digest}  {file}\n" for file, digest in manifest.items())
+    write_manifest(args.out)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ The transformer is make_v1_3_pipeline_fixtures.py's (weight rule over tests/fixt
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_v1_3_pipeline_fixtures import TRANSFORMER  # noqa: E402  (sibling script)
-from make_wfvae_fixtures import stub_torchvision, tolerance, weight_rule  # noqa: E402
+from make_wfvae_fixtures import stub_torchvision, tolerance, weight_rule, write_manifest  # noqa: E402
 
 CASES = {
     # the release's recipe: v-prediction, zero terminal SNR, --snr_gamma 5.0 (its script sets no noise offset;
@@ -134,12 +133,7 @@ def main():
     with open(os.path.join(args.out, "cases.json"), "w") as f:
         json.dump({"cases": CASES, "transformer_config": {"_class_name": "OpenSoraT2V_v1_3", **TRANSFORMER},
                    "grad_params": GRAD_PARAMS, "tolerances": tolerances}, f, indent=1)
-    manifest = {}
-    for file in sorted(os.listdir(args.out)):
-        if file not in ("MANIFEST.sha256", "README.md"):
-            manifest[file] = hashlib.sha256(open(os.path.join(args.out, file), "rb").read()).hexdigest()
-    with open(os.path.join(args.out, "MANIFEST.sha256"), "w") as f:
-        f.writelines(f"{digest}  {file}\n" for file, digest in manifest.items())
+    write_manifest(args.out)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,16 @@ def write_release_files(model, folder, config):
         json.dump({"_class_name": "WFVAEModel", "_diffusers_version": "0.30.2", **config}, f, indent=2)
 
 
+def write_manifest(folder):
+    """MANIFEST.sha256: the sha256 of every file of a fixture folder but the README and the manifest itself."""
+    import hashlib
+
+    names = [f for f in sorted(os.listdir(folder)) if f not in ("MANIFEST.sha256", "README.md")]
+    with open(os.path.join(folder, "MANIFEST.sha256"), "w") as f:
+        f.writelines(f"{hashlib.sha256(open(os.path.join(folder, n), 'rb').read()).hexdigest()}  {n}\n"
+                     for n in names)
+
+
 def tolerance(fp32, fp64):
     """8x the original's own fp32-vs-fp64 spread, at least 1e-6 (rounded up to one significant digit)."""
     spread = float(np.max(np.abs(fp32.astype(np.float64) - fp64))) if fp32.size else 0.0
