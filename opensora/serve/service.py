@@ -3,7 +3,7 @@ stages (InferenceSetup), so a request is validated as the command line is and gi
 
 import threading
 
-from ..pipelines.inference_flags import InferenceSettings, build_inference_parser
+from ..pipelines.inference_flags import build_inference_parser
 from ..utils.config import parse_args
 from ..utils.errors import UserError
 
@@ -69,12 +69,13 @@ class TextToVideoService:
         with self.lock:
             setup = InferenceSetup(args)  # validates, makes the run folder and its log, saves config.yaml
             embeds = setup.encode_prompts(self.text_encoder)
-            names, _, latents = setup.denoise(embeds, self.transformer, on_step=on_step)
+            names, _, latents = setup.denoise(embeds, self.transformer, on_step=on_step, vae=self.vae)
             (path,) = setup.decode_and_save(names[:1], latents[:1], self.vae)
         return path, setup.run_dir
 
 
 def _text(value, flag):
+    """A control's text as the flag value (the parser checks it)."""
     return str(value)
 
 
@@ -95,4 +96,4 @@ def settings_defaults(service):
             "num_frames": service.frames, "height": service.height, "width": service.width}
 
 
-__all__ = ["TextToVideoService", "InferenceSettings", "settings_defaults", "DEFAULT_CONFIG", "DEFAULT_OUTPUT"]
+__all__ = ["TextToVideoService", "settings_defaults", "DEFAULT_CONFIG", "DEFAULT_OUTPUT"]
