@@ -133,8 +133,8 @@ class InferenceSetup:
             if os.path.isfile(path):
                 return path
         raise UserError(
-            f"--model_config: none of {', '.join(candidates)} exists (the release's config.json: LatteT2V or "
-            "OpenSoraT2V_v1_3)"
+            f"--model_config: none of {', '.join(candidates)} exists (the release's config.json: LatteT2V, "
+            "OpenSoraT2V_v1_3 or OpenSoraInpaint_v1_3)"
         )
 
     def _read_conditions(self):
