@@ -198,7 +198,8 @@ class LatteT2V(ElementwiseForms, nn.Cell):
     def _unpatchify(self, x, b, frames, h, w):
         """(B*F, h*w, p*p*C) with features ordered (p, q, c) -> (B, C, F, h*p, w*p) (L1)."""
         p, c = self.patch_size, self.out_channels
-        x = x.reshape(-1, h, w, p, p, c).transpose(0, 5, 1, 3, 2, 4)  # nhwpqc -> nchpwq
+        # contiguous before the reshape (a reshaped transposed view corrupts the heap in PyNative; opensora_v1_3)
+        x = x.reshape(-1, h, w, p, p, c).transpose(0, 5, 1, 3, 2, 4).contiguous()  # nhwpqc -> nchpwq
         x = x.reshape(b, frames, c, h * p, w * p)
         return x.transpose(0, 2, 1, 3, 4)  # (B, C, F, H, W)
 

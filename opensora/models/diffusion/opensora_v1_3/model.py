@@ -190,7 +190,9 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
         """(B, T*h*w, pt*p*p*C), features ordered (o, p, q, c) -> (B, C, T*pt, h*p, w*p)."""
         p, pt, c = self.patch_size, self.patch_size_t, self.out_channels
         x = x.reshape(b, frame, height, width, pt, p, p, c)
-        x = x.transpose(0, 7, 1, 4, 2, 5, 3, 6)  # nthwopqc -> nctohpwq
+        # contiguous before the reshape: in MindSpore 2.7's PyNative mode, reshaping the transposed view of the
+        # projection's output corrupts the heap at full size (glibc aborts the process at exit)
+        x = x.transpose(0, 7, 1, 4, 2, 5, 3, 6).contiguous()  # nthwopqc -> nctohpwq
         return x.reshape(b, c, frame * pt, height * p, width * p)
 
 
