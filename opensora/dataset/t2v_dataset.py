@@ -54,8 +54,9 @@ class TextVideoDataset:
         if len(self.items) < world_size:
             raise UserError(f"{data_file_path}: {len(self.items)} rows for {world_size} ranks")
         self.num_frames, self.frame_stride, self.image_size = num_frames, frame_stride, image_size
-        self.height, self.width = height or image_size, width or image_size  # v1.3 trains non-square frames
-        # v1.3: its CenterCropResizeVideo (crop to the aspect, antialiased bilinear); v1.0: short side, then crop
+        # v1.3: non-square frames through its CenterCropResizeVideo (crop to the aspect, antialiased bilinear);
+        # v1.0: square, the short side to image_size, then a centre crop
+        self.height, self.width = height or image_size, width or image_size
         self.v1_3_resize = v1_3_resize
         # v1.3 duration buckets (opensora.dataset.buckets): frames per item, set by preflight
         self.drop_short_ratio, self.group_data, self.seed = drop_short_ratio, group_data, seed
@@ -144,8 +145,7 @@ class TextVideoDataset:
 
             frames = center_crop_resize(frames, self.height, self.width)
             return np.ascontiguousarray(frames[:, :, ::-1]) if flip else frames
-        size = self.height if self.height == self.width else (self.height, self.width)
-        return preprocess_frames(frames, size, size, "center", flip)
+        return preprocess_frames(frames, self.image_size, self.image_size, "center", flip)
 
     def get(self, index, rng):
         """A sample; an unreadable or short video is skipped (the next one is used), up to `max_bad_samples`."""

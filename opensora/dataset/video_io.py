@@ -114,17 +114,11 @@ def read_image(path):
 
 def resize_short_side(frames, size):
     """Resize (T, H, W, C) so the short side equals `size` (bicubic, as the original's SmallestMaxSize)."""
-    return resize_to_cover(frames, size, size)
-
-
-def resize_to_cover(frames, height, width):
-    """Resize (T, H, W, C), keeping its aspect, to the smallest size that covers height x width (v1.3's
-    CenterCropResizeVideo before its crop; for a square target, the short side to it)."""
     _, h, w, _ = frames.shape
-    scale = max(height / h, width / w)
-    if scale == 1:
+    if min(h, w) == size:
         return frames
-    new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
+    scale = size / min(h, w)
+    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     return np.stack([cv2.resize(f, (new_w, new_h), interpolation=interp) for f in frames])
 
@@ -144,10 +138,8 @@ def crop(frames, crop_size, mode="center", rng=None):
 
 
 def preprocess_frames(frames, size, crop_size, crop_mode="center", flip=False, rng=None):
-    """Resize the short side to `size` (an int; or (h, w): to cover it), crop to `crop_size`, optional horizontal
-    flip (same for every frame)."""
-    resized = resize_short_side(frames, size) if isinstance(size, int) else resize_to_cover(frames, *size)
-    frames = crop(resized, crop_size, crop_mode, rng)
+    """Resize the short side to `size`, crop to `crop_size`, optional horizontal flip (same for every frame)."""
+    frames = crop(resize_short_side(frames, size), crop_size, crop_mode, rng)
     if flip:
         frames = frames[:, :, ::-1]
     return np.ascontiguousarray(frames)

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ..models.diffusion.families import check_parts_fit
 from ..utils.errors import UserError, make_output_dir
 from ..utils.settings import as_settings
 
@@ -53,11 +54,11 @@ class InferenceSetup:
             raise UserError(f"--sample_method {self.sample_method}: choose one of {', '.join(SAMPLERS)}")
         self.latte_config_path = self._latte_config_path()
         self.latte_config = _read_json(self.latte_config_path, "--model_config")
-        from ..models.diffusion.families import family_of_config
+        from ..models.diffusion.families import family_of_config, is_inpaint, is_v1_3
 
         self.model_class = family_of_config(self.latte_config, self.latte_config_path)
-        self.inpaint = self.model_class.__name__ == "OpenSoraInpaint_v1_3"
-        self.v1_3 = self.inpaint or self.model_class.__name__ == "OpenSoraT2V_v1_3"
+        self.v1_3, self.inpaint = is_v1_3(self.model_class), is_inpaint(self.model_class)
+        self.stage_vae = None  # image-to-video: the VAE its denoising stage loads, kept for decoding
         self.make_scheduler = self._scheduler_factory()
         self.prompt_template, self.negative_prompt = self._prompt_strings()
         if self.sample_method == "PNDM" and args.sampling_steps < PNDM_MIN_STEPS:
@@ -92,10 +93,12 @@ class InferenceSetup:
 
                 flag = "--t5_model_dir" if args.t5_model_dir else "--t5_cache_folder"
                 require_t5_folder(self.t5_dir, flag)
-                self._check_text_width(_read_json(os.path.join(self.t5_dir, "config.json"), flag).get("d_model"),
-                                       f"{flag} {self.t5_dir}")
+                width = _read_json(os.path.join(self.t5_dir, "config.json"), flag).get("d_model")
+                check_parts_fit(self.latte_config, self.latte_config_path, text_width=width,
+                                text_source=f"{flag} {self.t5_dir}")
             else:
-                self._check_text_width(self.cache["text_emb"].shape[-1], f"--text_embed_cache {args.text_embed_cache}")
+                check_parts_fit(self.latte_config, self.latte_config_path, text_width=self.cache["text_emb"].shape[-1],
+                                text_source=f"--text_embed_cache {args.text_embed_cache}")
         if not args.save_latents:
             if not os.path.isdir(args.vae_config):
                 _require_file(args.vae_config, "--vae_config", "use configs/ae/causal_vae_488.yaml (v1.0) or "
@@ -106,7 +109,7 @@ class InferenceSetup:
                     "convert the release with tools/model_conversion/convert_vae.py",
                 )
         if not args.save_latents:
-            self._check_vae_fits_the_model()
+            check_parts_fit(self.latte_config, self.latte_config_path, vae_config=args.vae_config)
         if args.decode_latents and not args.output_path:  # the videos go beside the latents they come from
             self.run_dir = make_output_dir(args.input_latents_dir, "--input_latents_dir")
             config_name = "decode_config.yaml"  # the first stage's config.yaml stays
@@ -169,22 +172,6 @@ class InferenceSetup:
                             "frames), as the original; use --batch_size 1")
         return [load_conditions([p.strip() for p in row], args.mask_type or None, None, self.num_frames,
                                 self.height, self.width, args.crop_for_hw, args.max_hxw) for row in per_prompt]
-
-    def _check_text_width(self, width, source):
-        """The text encoder's width is the model's caption_channels (else a MatMul shape error mid-run)."""
-        expected = self.latte_config.get("caption_channels")
-        if width is not None and expected is not None and int(width) != int(expected):
-            raise UserError(f"{source}: its embeddings are {width} wide, the model's ({self.latte_config_path}) "
-                            f"caption_channels is {expected}; pass the text encoder the model was trained with")
-
-    def _check_vae_fits_the_model(self):
-        from ..models.ae.families import latent_channels_of
-
-        channels = latent_channels_of(self.args.vae_config)
-        if channels != self.latte_config["in_channels"]:
-            raise UserError(f"--vae_config {self.args.vae_config}: its latents have {channels} channels, the model's "
-                            f"({self.latte_config_path}) in_channels is {self.latte_config['in_channels']}; pass the "
-                            "autoencoder the model was trained with")
 
     def _scheduler_factory(self):
         """A function building the run's sampler: v1.0 the diffusers defaults (sample_t2v.py), v1.3 get_scheduler's
@@ -370,7 +357,7 @@ class InferenceSetup:
 
             from .pipeline_inpaint import OpenSoraInpaintPipeline
 
-            self.stage_vae = vae or getattr(self, "stage_vae", None) or self.load_vae()
+            self.stage_vae = vae or self.stage_vae or self.load_vae()
             pipe = OpenSoraInpaintPipeline(None, self.stage_vae, model, scheduler)
         elif self.v1_3:
             from .pipeline_opensora import OpenSoraPipeline
@@ -437,7 +424,7 @@ class InferenceSetup:
         from ..dataset.video_io import write_video
 
         args = self.args
-        vae = vae or getattr(self, "stage_vae", None) or self.load_vae(latents[0].shape[-1])
+        vae = vae or self.stage_vae or self.load_vae(latents[0].shape[-1])
         is_wfvae = hasattr(vae, "denormalize_latents")
         if self.v1_3 or is_wfvae:
             from .pipeline_opensora import OpenSoraPipeline

@@ -12,8 +12,7 @@ from ..dataset.video_io import write_video
 from ..diffusion import create_diffusion
 from ..io import load_state_into, net_state
 from ..models.ae import load_autoencoder
-from ..models.ae.families import latent_channels_of
-from ..models.diffusion.families import family_of_config
+from ..models.diffusion.families import check_parts_fit, family_of_config, is_inpaint, is_v1_3
 from ..pipelines.pipeline_videogen import VideoGenPipeline
 from ..utils.amp import apply_precision
 from ..utils.config import save_config
@@ -129,8 +128,7 @@ class T2VTraining:
                 raise UserError(f"--{flag} is required")
         cfg = self._model_config()
         self.model_class = family_of_config(cfg, args.model_config or f"--model_version {args.model_version}")
-        self.inpaint = self.model_class.__name__ == "OpenSoraInpaint_v1_3"
-        self.v1_3 = self.inpaint or self.model_class.__name__ == "OpenSoraT2V_v1_3"
+        self.v1_3, self.inpaint = is_v1_3(self.model_class), is_inpaint(self.model_class)
         objective = self._check_family_flags(timestep_range, mse_weight, option_names)
         self.height, self.width = args.max_height or args.image_size, args.max_width or args.image_size
         self.dataset = TextVideoDataset(args.data_file_path, args.video_folder, args.text_embed_folder,
@@ -149,18 +147,13 @@ class T2VTraining:
         self.logger = setup_logger(args.output_path, rank=self.rank)
         if self.dataset.duration_summary:
             self.logger.info(self.dataset.duration_summary)
-        width = self.dataset.text_width()
-        if cfg.get("caption_channels") and width != cfg["caption_channels"]:
-            raise UserError(f"--text_embed_folder {args.text_embed_folder}: its embeddings are {width} wide, the "
-                            f"model's caption_channels is {cfg['caption_channels']}; embed the captions with the text "
-                            "encoder the model goes with (infer_t5.py --t5_model_dir ...)")
+        source = args.model_config or f"--model_version {args.model_version}"
+        check_parts_fit(cfg, source, text_width=self.dataset.text_width(),
+                        text_source=f"--text_embed_folder {args.text_embed_folder}")
         self.ckpt_dir = os.path.join(args.output_path, "ckpt")
         check_input_files(args)  # every file the models need, before any model is built
         if not args.vae_latent_folder:
-            channels = latent_channels_of(args.vae_config)
-            if channels != cfg["in_channels"]:
-                raise UserError(f"--vae_config {args.vae_config}: its latents have {channels} channels, the model's "
-                                f"in_channels is {cfg['in_channels']}; pass the autoencoder the model goes with")
+            check_parts_fit(cfg, source, vae_config=args.vae_config)
         if self.v1_3:
             self.latte = self._prepare_model(self.model_class(cfg))  # any 4n+1 x 16k size: RoPE, no fixed table
             self.vae = self._build_vae()

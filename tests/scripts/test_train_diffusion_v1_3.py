@@ -108,7 +108,8 @@ def test_v1_3_flags_on_a_latte_run_and_a_mismatched_vae_are_named(tmp_path, trai
     args = v1_3_train_args(v1_3_data, tmp_path / "o")
     args[args.index("--model_config") + 1] = str(tmp_path / "wide.json")
     result = run_script(args)
-    assert result.returncode == 2 and "its latents have 4 channels, the model's in_channels is 8" in result.stderr
+    assert result.returncode == 2 and "its latents have 4 channels, the model's (" in result.stderr
+    assert "wide.json) in_channels is 8" in result.stderr
 
 
 def test_explicit_uniform_timesteps_split_the_schedule_by_rank():
