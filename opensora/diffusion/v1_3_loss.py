@@ -74,11 +74,16 @@ class V1_3Loss(nn.Cell):
         self.model, self.v_prediction = model, prediction_type == "v_prediction"
 
     def construct(self, x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask):
+        return self.loss(x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask)
+
+    def loss(self, x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask, condition=None):
+        """`condition`: channels appended to x_t for the model (the inpaint model's), not part of the target."""
         shape = (-1,) + (1,) * (x0.ndim - 1)
         a, s = sqrt_alpha.reshape(shape), sqrt_one_minus.reshape(shape)
         noisy = a * x0 + s * noise
         target = a * noise - s * x0 if self.v_prediction else noise
-        pred = self.model(noisy, t, ops.expand_dims(text, 1), encoder_attention_mask=ops.expand_dims(text_mask, 1))
+        model_in = noisy if condition is None else ops.cat((noisy, condition.astype(noisy.dtype)), axis=1)
+        pred = self.model(model_in, t, ops.expand_dims(text, 1), encoder_attention_mask=ops.expand_dims(text_mask, 1))
         pred = pred[0] if isinstance(pred, (tuple, list)) else pred
         per_sample = ops.square(pred.astype(x0.dtype) - target).reshape(x0.shape[0], -1)
         return (per_sample * weight.reshape(-1, 1)).mean()
@@ -89,12 +94,4 @@ class V1_3InpaintLoss(V1_3Loss):
     the target and weights those of the first C channels."""
 
     def construct(self, x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask, condition):
-        shape = (-1,) + (1,) * (x0.ndim - 1)
-        a, s = sqrt_alpha.reshape(shape), sqrt_one_minus.reshape(shape)
-        noisy = a * x0 + s * noise
-        target = a * noise - s * x0 if self.v_prediction else noise
-        model_in = ops.cat((noisy, condition.astype(noisy.dtype)), axis=1)
-        pred = self.model(model_in, t, ops.expand_dims(text, 1), encoder_attention_mask=ops.expand_dims(text_mask, 1))
-        pred = pred[0] if isinstance(pred, (tuple, list)) else pred
-        per_sample = ops.square(pred.astype(x0.dtype) - target).reshape(x0.shape[0], -1)
-        return (per_sample * weight.reshape(-1, 1)).mean()
+        return self.loss(x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask, condition)
