@@ -58,7 +58,7 @@ def bilinear_downsample(x, factor_h, factor_w):
     *lead, h, w = x.shape
     out_h, out_w = h // factor_h, w // factor_w
 
-    def taps(size_in, size_out, factor):
+    def taps(size_in, size_out):
         src = (np.arange(size_out) + 0.5) * (size_in / size_out) - 0.5
         src = np.maximum(src, 0)
         low = np.floor(src).astype(np.int64)
@@ -66,9 +66,9 @@ def bilinear_downsample(x, factor_h, factor_w):
         frac = (src - low).astype(np.float32)
         return low, high, frac
 
-    lo, hi, fy = taps(h, out_h, factor_h)
+    lo, hi, fy = taps(h, out_h)
     x = x[..., lo, :] * (1 - fy)[:, None] + x[..., hi, :] * fy[:, None]
-    lo, hi, fx = taps(w, out_w, factor_w)
+    lo, hi, fx = taps(w, out_w)
     return (x[..., lo] * (1 - fx) + x[..., hi] * fx).astype(np.float32)
 
 
