@@ -46,6 +46,16 @@ with socket.socket() as s:
               "set MASTER_PORT to a free port", file=sys.stderr)
         sys.exit(2)
 PY
-exec "$msrun_bin" --worker_num="$DEVICES" --local_worker_num="$DEVICES" --master_port="$master_port" \
-    --log_dir="${LOG_DIR:-outputs/msrun_logs}" --join=True \
-    "$entry" --device_target "$DEVICE_TARGET" --use_parallel True "$@"
+log_dir=${LOG_DIR:-outputs/msrun_logs}
+mkdir -p "$log_dir"
+# msrun stops every worker once one fails, but its last words blame the scheduler's timeouts: its console is kept
+# so that the first failing rank and that rank's own error can be named in one line at the end.
+status=0
+"$msrun_bin" --worker_num="$DEVICES" --local_worker_num="$DEVICES" --master_port="$master_port" \
+    --log_dir="$log_dir" --join=True \
+    "$entry" --device_target "$DEVICE_TARGET" --use_parallel True "$@" 2>&1 | tee "$log_dir/msrun_console.log" \
+    || status=$?
+if [ "$status" -ne 0 ]; then
+    "$PYTHON" -m opensora.utils.msrun_report "$log_dir" "$log_dir/msrun_console.log" || true
+fi
+exit "$status"

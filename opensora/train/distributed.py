@@ -1,6 +1,9 @@
 """Start-up shared by the training scripts: context, data parallel (msrun workers; hccl on Ascend, mccl on CPU),
 dtype and schedule checks."""
 
+import os
+import sys
+
 import mindspore as ms
 
 from ..utils.errors import UserError
@@ -16,11 +19,17 @@ def init_distributed(use_parallel):
     try:
         init()
     except RuntimeError as err:
+        if os.environ.get("MS_ROLE") == "MS_SCHED":  # msrun's scheduler: it sees workers vanish, not why
+            raise UserError("msrun's scheduler: the job ended with workers missing; the first failing rank's own "
+                            "error is in its worker_<rank>.log under msrun's --log_dir (scripts/launch.sh prints "
+                            "it)") from err
         raise UserError(f"--use_parallel: cannot initialise communication ({str(err).splitlines()[0][:160]}); "
                         "either another worker failed first (its own error is in its log under msrun's --log_dir) "
                         "or another msrun job holds this --master_port (start with msrun --worker_num=N "
                         "--local_worker_num=N --master_port=<a free port>)") from err
     rank, world = get_rank(), get_group_size()
+    # names this worker's pid in its log, so that a rank killed without a word is still named (msrun_report.py)
+    print(f"[msrun] rank {rank} of {world}: pid {os.getpid()}", file=sys.stderr, flush=True)
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
     return rank, world
 

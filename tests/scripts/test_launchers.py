@@ -52,12 +52,13 @@ def test_single_device_launch(stand_ins):
                                            "configs/diffusion/latte_17x256x256_122.yaml", "--captions", "a cat"]
 
 
-def test_eight_device_launch(stand_ins):
+def test_eight_device_launch(stand_ins, tmp_path):
+    log_dir = str(tmp_path / "x")
     out = launch("scripts/text_condition/train_latte_65x512x512_8p.sh", stand_ins, "--resume", "True",
-                 MASTER_PORT=9001, LOG_DIR="outputs/x")
+                 MASTER_PORT=9001, LOG_DIR=log_dir)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:-1] == [
-        "msrun", "--worker_num=8", "--local_worker_num=8", "--master_port=9001", "--log_dir=outputs/x", "--join=True",
+        "msrun", "--worker_num=8", "--local_worker_num=8", "--master_port=9001", f"--log_dir={log_dir}", "--join=True",
         "train_diffusion.py", "--device_target", "Ascend", "--use_parallel", "True", "--config",
         "configs/diffusion/training/latte_65x512x512_122.yaml", "--resume", "True"]
 

@@ -334,3 +334,82 @@ def test_convert_latte_given_a_vae_is_one_line(tmp_path):
     line = one_line_error(run_script(["tools/model_conversion/convert_latte.py", "--src",
                                       fixture_path("causalvae_tiny"), "--target", str(tmp_path / "x.ckpt")]))
     assert "causalvae_tiny" in line, line
+
+
+def _launch_two_ranks(tmp_path, train_data, out, *extra):
+    """scripts/launch.sh with DEVICES=2 on the CPU, in its own session; -> (Popen, log dir)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_dir = tmp_path / "msrun_logs"
+    env = {**os.environ, "DEVICES": "2", "DEVICE_TARGET": "CPU", "PYTHON": sys.executable, "MASTER_PORT": str(port),
+           "LOG_DIR": str(log_dir)}
+    args = train_args(train_data, out, "--batch_size", "1", *extra)[1:]
+    proc = subprocess.Popen(["bash", "scripts/launch.sh", "train_diffusion.py", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return proc, log_dir
+
+
+def _processes_mentioning(text):
+    """pids of live processes whose command line contains `text` (orphans of a run whose paths contain it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    pids.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _finish(proc, timeout):
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return stdout, stderr
+
+
+def test_a_rank_killed_mid_run_stops_every_rank_and_is_named(tmp_path, train_data):
+    """A worker killed mid-run (SIGKILL: what the kernel's out-of-memory killer sends) says nothing itself: msrun
+    stops the other rank, the launcher names the killed rank in one last line, and no process is left behind."""
+    out = tmp_path / "out"
+    proc, log_dir = _launch_two_ranks(tmp_path, train_data, out, "--train_steps", "400")
+    started = time.time()
+    victim = None
+    while victim is None and time.time() - started < 240 and proc.poll() is None:
+        time.sleep(1)
+        logs = {k: (log_dir / f"worker_{k}.log") for k in (0, 1)}
+        if all(p.exists() for p in logs.values()) and "step 2:" in logs[0].read_text(errors="replace"):
+            found = [ln for ln in logs[1].read_text(errors="replace").splitlines() if ln.startswith("[msrun] rank 1")]
+            victim = int(found[0].rsplit(" ", 1)[1]) if found else None
+    assert victim, "the run never reached step 2"
+    os.kill(victim, signal.SIGKILL)
+    killed = time.time()
+    _, stderr = _finish(proc, timeout=180)
+    assert time.time() - killed < 120 and proc.returncode != 0
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: rank 1 was killed by signal 9 (SIGKILL)") and "worker_1.log" in last, last
+    assert "master_port" not in last
+    assert _processes_mentioning(str(out)) == []
+
+
+def test_a_rank_failing_with_an_error_is_named_once_and_every_rank_exits(tmp_path, train_data):
+    """Rank 0 cannot write its step-2 checkpoint (a stale file where its temporary folder goes; a full disk gives
+    the same error): its own one-line error is the launcher's last line -- not the scheduler's guess about ports --
+    rank 1, waiting in the next step's all-reduce, is stopped, and nothing is left running."""
+    out = tmp_path / "out"
+    (out / "ckpt").mkdir(parents=True)
+    (out / "ckpt" / ".tmp_step_00000002").write_text("in the way")
+    started = time.time()
+    proc, _ = _launch_two_ranks(tmp_path, train_data, out, "--train_steps", "6", "--ckpt_save_interval", "2")
+    _, stderr = _finish(proc, timeout=300)
+    assert proc.returncode != 0 and time.time() - started < 240
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: rank 0 failed after step 2: ") and "cannot write the step 2 checkpoint" in last
+    assert "msrun stopped rank 1" in last and "worker_0.log" in last, last
+    assert _processes_mentioning(str(out)) == []
