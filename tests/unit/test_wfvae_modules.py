@@ -182,7 +182,10 @@ def test_config_keys(tmp_path):
     for bad, message in [({"latent_dims": 4}, "unknown WFVAEModel config key 'latent_dims'"),
                          ({"_class_name": "CausalVAEModel"}, "is not a WFVAEModel"),
                          ({"norm_type": "batchnorm"}, "norm_type 'batchnorm'"),
-                         ({"decoder_energy_flow_hidden_size": 64}, "must equal base_channels")]:
+                         ({"decoder_energy_flow_hidden_size": 64}, "must equal base_channels"),
+                         # before: a graph-compiler traceback at the first GroupNorm
+                         ({"norm_type": "groupnorm", "base_channels": 16, "decoder_energy_flow_hidden_size": 16},
+                          "groupnorm normalises 16, 80 channels in 32 groups")]:
         path.write_text(json.dumps({**released, **bad}))
         with pytest.raises(UserError, match=message) as err:
             WFVAEModel.from_config_file(str(path))

@@ -61,6 +61,15 @@ def normalize_config(config, source="the WF-VAE config"):
         # The decoder's connection blocks take `base_channels` inputs from the last energy-flow channels.
         raise UserError(f"{source}: decoder_energy_flow_hidden_size {cfg['decoder_energy_flow_hidden_size']} must "
                         f"equal base_channels {cfg['base_channels']} (the original's decoder needs it)")
+    if cfg["norm_type"] == "groupnorm":  # 32 groups, as the original hard-codes
+        base = cfg["base_channels"]
+        widths = {base, 2 * base, 4 * base, 2 * base + cfg["encoder_energy_flow_hidden_size"],
+                  4 * base + cfg["decoder_energy_flow_hidden_size"]}
+        odd = sorted(w for w in widths if w % 32)
+        if odd:
+            raise UserError(f"{source}: norm_type groupnorm normalises {', '.join(map(str, odd))} channels in 32 "
+                            "groups; choose base_channels and energy-flow sizes so that every width is a multiple of "
+                            "32, or use norm_type layernorm")
     return cfg
 
 
