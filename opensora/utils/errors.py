@@ -1,6 +1,8 @@
 """User-facing errors: one line naming the file or flag and the fix, no stack trace unless --debug."""
 
+import os
 import sys
+import tempfile
 
 
 class UserError(Exception):
@@ -16,9 +18,15 @@ def error_reason(err, limit=200):
     return text[:limit]
 
 
+# MindSpore writes a failed graph compilation's analysis into ./rank_<r>/om/ of whatever folder a user runs from;
+# it goes to the temporary directory instead, unless MS_OM_PATH says where.
+GRAPH_FAILURE_DIR = os.path.join(tempfile.gettempdir(), "opensora_mindspore_om")
+
+
 def run_main(main, argv=None):
     """Run `main(argv)`; print a `UserError` as one line and exit 2 (re-raise with --debug)."""
     argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("MS_OM_PATH", GRAPH_FAILURE_DIR)
     try:
         return main(argv)
     except UserError as err:
@@ -30,8 +38,6 @@ def run_main(main, argv=None):
 
 def make_output_dir(path, flag="--output_path"):
     """Create an output folder, or fail with one line naming the flag (not writable, a file in the way, ...)."""
-    import os
-
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, ".write_test")

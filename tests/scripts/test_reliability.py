@@ -413,3 +413,26 @@ def test_a_rank_failing_with_an_error_is_named_once_and_every_rank_exits(tmp_pat
     assert last.startswith("error: rank 0 failed after step 2: ") and "cannot write the step 2 checkpoint" in last
     assert "msrun stopped rank 1" in last and "worker_0.log" in last, last
     assert _processes_mentioning(str(out)) == []
+
+
+def test_a_failed_graph_compilation_leaves_nothing_in_the_working_directory(tmp_path):
+    """MindSpore dumps a failed compilation's analysis into ./rank_0/om/ of the folder a user runs from; the entry
+    scripts (run_main) send it to the temporary directory unless MS_OM_PATH is set."""
+    script = tmp_path / "entry.py"
+    script.write_text(
+        "import mindspore as ms\nimport numpy as np\nfrom mindspore import ops\n"
+        "from opensora.utils.errors import run_main\n\n\n"
+        "@ms.jit\ndef product(a, b):\n    return ops.matmul(a, b)\n\n\n"
+        "def main(argv):\n    ms.set_context(device_target='CPU')\n    x = ms.Tensor(np.ones((2, 3), np.float32))\n"
+        "    product(x, x)\n\n\nrun_main(main)\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    om = tmp_path / "om"
+    env = {k: v for k, v in os.environ.items() if k != "MS_OM_PATH"}
+    env.update(PYTHONPATH=REPO, TMPDIR=str(om))
+    om.mkdir()
+    proc = subprocess.run([sys.executable, str(script)], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0 and "MatMul" in proc.stderr, proc.stderr[-1000:]
+    assert os.listdir(work) == []
+    assert list(om.glob("opensora_mindspore_om/rank_0/om/analyze_fail.ir")), list(om.rglob("*"))

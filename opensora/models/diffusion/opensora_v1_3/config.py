@@ -8,6 +8,10 @@ import yaml
 from ....utils.errors import UserError
 
 CLASS_NAME = "OpenSoraT2V_v1_3"
+# The original hard-codes which layers may be sparse: layers 2..29 (`i > 1 and i < 30`); the others are dense.
+SPARSE_LAYERS = range(2, 30)
+# prepare_sparse_mask is only run for these group sizes (`for sparse_n in [1, 4]`).
+MASKED_SPARSE_N = (1, 4)
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors", "model.ckpt")
 
 # Constructor arguments of the original OpenSoraT2V_v1_3.__init__ (the config.json keys) and their defaults.
@@ -56,6 +60,15 @@ def normalize_config(config, source="the OpenSoraT2V_v1_3 config", class_name=CL
     if cfg["attention_head_dim"] % 6:
         raise UserError(f"{source}: attention_head_dim={cfg['attention_head_dim']} must be a multiple of 6 "
                         "(RoPE3D splits each head into t, h, w thirds of even size)")
+    # The original builds attention masks for sparse_n 1 and 4 only, and hands the grouped masks to layers 2..29
+    # even when they are dense: other configurations fail in its forward (here: checked before anything is built).
+    if cfg["num_layers"] > SPARSE_LAYERS.start:
+        if cfg["sparse_n"] not in MASKED_SPARSE_N:
+            raise UserError(f"{source}: sparse_n={cfg['sparse_n']}: the original builds attention masks for "
+                            f"sparse_n 1 and 4 only")
+        if cfg["sparse_n"] != 1 and not cfg["sparse1d"]:
+            raise UserError(f"{source}: sparse1d=False with sparse_n={cfg['sparse_n']}: the original gives layers "
+                            "2..29 masks grouped for sparse_n and fails; use sparse_n=1 for a dense model")
     return cfg
 
 

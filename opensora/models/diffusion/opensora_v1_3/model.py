@@ -10,7 +10,7 @@ from ....backend import use_kernels
 from ....io import load_state_into, read_state_dict
 from ...fast_ops import ElementwiseForms
 from ..latte.modules import AdaLayerNormSingle
-from .config import find_weights, load_config, normalize_config
+from .config import SPARSE_LAYERS, find_weights, load_config, normalize_config
 from .modules import (
     MASK_BIAS,
     BasicTransformerBlock,
@@ -21,11 +21,6 @@ from .modules import (
     modulate,
     sparse_masks,
 )
-
-# The original hard-codes which layers may be sparse: layers 2..29 (`i > 1 and i < 30`); the others are dense.
-SPARSE_LAYERS = range(2, 30)
-# prepare_sparse_mask is only run for these group sizes (`for sparse_n in [1, 4]`).
-MASKED_SPARSE_N = (1, 4)
 
 
 def is_sparse_layer(i):
@@ -115,7 +110,6 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
             pooled_projections: ignored (the pipeline passes it; the original swallows it in **kwargs).
         Returns: (B, out_channels, T, H, W) (the original's `return_dict=False` output [0]).
         """
-        self._check_sparse_masks()
         b, _, frame, h, w = hidden_states.shape
         dtype = self.proj_out.weight.dtype
         height, width = h // self.patch_size, w // self.patch_size
@@ -144,18 +138,6 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
         layers 2..29 whether or not the layer is sparse, 1 (= ungrouped) elsewhere."""
         n = self.config["sparse_n"] if is_sparse_layer(i) else 1
         return n, i % 2 == 1
-
-    def _check_sparse_masks(self):
-        """Configurations the original's forward fails on (it builds masks for sparse_n 1 and 4 only, and hands
-        the grouped masks to layers 2..29 even when they are dense)."""
-        if not any(is_sparse_layer(i) for i in range(len(self.transformer_blocks))):
-            return
-        n = self.config["sparse_n"]
-        if n not in MASKED_SPARSE_N:
-            raise ValueError(f"sparse_n={n}: the original builds attention masks for sparse_n 1 and 4 only")
-        if n != 1 and not self.config["sparse1d"]:
-            raise ValueError(f"sparse1d=False with sparse_n={n}: the original gives layers 2..29 masks grouped for "
-                             "sparse_n and fails; use sparse_n=1 for a dense model")
 
     def _block_masks(self, bias, encoder_bias):
         """Attention.prepare_sparse_mask for every (group size, group type) the blocks use."""
