@@ -19,10 +19,12 @@ def init_distributed(use_parallel):
     try:
         init()
     except RuntimeError as err:
-        if os.environ.get("MS_ROLE") == "MS_SCHED":  # msrun's scheduler: it sees workers vanish, not why
-            raise UserError("msrun's scheduler: the job ended with workers missing; the first failing rank's own "
-                            "error is in its worker_<rank>.log under msrun's --log_dir (scripts/launch.sh prints "
-                            "it)") from err
+        if os.environ.get("MS_ROLE") == "MS_SCHED":
+            # msrun's scheduler sees workers vanish, not why: no error line of its own to compete with the failing
+            # rank's (scripts/launch.sh names that rank and its error last)
+            print("msrun scheduler: the job ended with workers missing; the first failing rank's own error is in its "
+                  "worker_<rank>.log under msrun's --log_dir", file=sys.stderr, flush=True)
+            raise SystemExit(1) from err
         raise UserError(f"--use_parallel: cannot initialise communication ({str(err).splitlines()[0][:160]}); "
                         "either another worker failed first (its own error is in its log under msrun's --log_dir) "
                         "or another msrun job holds this --master_port (start with msrun --worker_num=N "
