@@ -36,14 +36,20 @@ def main(argv):
     if args.decode_latents and not given_on_command_line(argv, "--output_path"):
         args.output_path = ""  # the videos go beside the latents (a --config's output_path is stage 1's)
     from opensora.pipelines.inference import InferenceSetup
-
-    setup = InferenceSetup(args)  # validates every path and flag before any model is built
-    logger = setup.logger
-
-    # 2. context
     from opensora.utils.ms_utils import init_context
 
-    init_context(args.mode, args.device_target, args.seed, args.debug)
+    rank, world = 0, 1
+    if args.use_parallel:  # msrun's workers (sequence parallel): communication first, every rank the same flags
+        from opensora.train.distributed import init_communication
+
+        init_context(args.mode, args.device_target, args.seed, args.debug)
+        rank, world = init_communication()
+    setup = InferenceSetup(args, rank=rank, world_size=world)  # validates every path and flag before any model
+    logger = setup.logger
+
+    # 2. context (set once: before the communication when parallel)
+    if not args.use_parallel:
+        init_context(args.mode, args.device_target, args.seed, args.debug)
 
     # 3. stage 1+2: prompts -> latents (skipped when decoding saved latents)
     if args.decode_latents:
@@ -63,6 +69,8 @@ def main(argv):
         names, captions, latents = setup.denoise(embeds)
         gc.collect()
         stage(logger, f"denoising ({args.sample_method}, {args.sampling_steps} steps)", start)
+        if rank != 0:  # rank 0 holds the same latents and writes them
+            return 0
         if args.save_latents:
             from opensora.pipelines.io import save_latents
 

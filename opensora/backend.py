@@ -33,6 +33,10 @@ class KernelChoices:
         training step on).
     taps_by_reshape: take stride-2 time taps by reshape instead of step-2 slices (CPU StridedSliceGrad fails).
     flash_attention: a fused attention kernel exists (ops.flash_attention_score).
+    all_to_all: how sequence parallel swaps sequence and heads between ranks: "all_gather" (AllGather, then each
+        rank keeps its heads: the CPU's mccl has no AlltoAll and no groups but the world) or "alltoall"
+        (ops.AlltoAll within the sequence-parallel group, as the original's all_to_all_single).
+    comm_subgroups: communication groups other than the world exist (several sequence-parallel groups).
     """
 
     backend: str
@@ -46,15 +50,18 @@ class KernelChoices:
     pad_by_concat: bool
     taps_by_reshape: bool
     flash_attention: bool
+    all_to_all: str
+    comm_subgroups: bool
 
 
 _CPU = KernelChoices(
     backend="CPU", causal_conv="folded", folded_max_channels=256, folded_chunk_elements=64 * 1024 * 1024,
     gelu_as_sigmoid=True, tile_before_multiply=True, tanh_in_fp64=True, exp_in_fp64=True, pad_by_concat=True,
-    taps_by_reshape=True, flash_attention=False,
+    taps_by_reshape=True, flash_attention=False, all_to_all="all_gather", comm_subgroups=False,
 )
 _FUSED = dict(causal_conv="conv3d", gelu_as_sigmoid=False, tile_before_multiply=False, tanh_in_fp64=False,
-              exp_in_fp64=False, pad_by_concat=False, taps_by_reshape=False)
+              exp_in_fp64=False, pad_by_concat=False, taps_by_reshape=False, all_to_all="alltoall",
+              comm_subgroups=True)
 KERNELS = {
     "CPU": _CPU,
     "Ascend": dataclasses.replace(_CPU, backend="Ascend", flash_attention=True, **_FUSED),

@@ -15,9 +15,13 @@ import numpy as np
 MIN_DYNAMIC_FRAMES = 29  # find_closest_y's floor
 
 
-def closest_encodable_frames(length, vae_stride_t=4, min_frames=MIN_DYNAMIC_FRAMES):
-    """The longest y <= length with (y - 1) % vae_stride_t == 0 and y >= min_frames; -1 when there is none."""
+def closest_encodable_frames(length, vae_stride_t=4, min_frames=MIN_DYNAMIC_FRAMES, model_ds_t=1):
+    """The longest y <= length with (y - 1) % vae_stride_t == 0, its latent frames (y - 1) // vae_stride_t + 1 a
+    multiple of model_ds_t (the sequence-parallel size: the original passes --sp_size) and y >= min_frames; -1
+    when there is none."""
     frames = (length - 1) // vae_stride_t * vae_stride_t + 1
+    while frames >= min_frames and ((frames - 1) // vae_stride_t + 1) % model_ds_t:
+        frames -= vae_stride_t
     return frames if frames >= min_frames else -1
 
 

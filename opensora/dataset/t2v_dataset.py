@@ -43,8 +43,9 @@ class TextVideoDataset:
     def __init__(self, data_file_path, video_folder, text_embed_folder, num_frames=17, frame_stride=1, image_size=256,
                  video_column="video", caption_column="caption", flip=False, use_image_num=0, world_size=1,
                  max_bad_samples=20, vae_latent_folder="", caption_dropout=0.0, null_text=None, height=None,
-                 width=None, drop_short_ratio=1.0, group_data=False, seed=0, v1_3_resize=False):
+                 width=None, drop_short_ratio=1.0, group_data=False, seed=0, v1_3_resize=False, model_ds_t=1):
         check_causal_num_frames(num_frames)
+        self.model_ds_t = model_ds_t  # short clips' latent frames: a multiple of this (the sequence-parallel size)
         rows = read_annotations(data_file_path, video_column, caption_column)
         self.items = [(video_file(video_folder, v), embedding_path(text_embed_folder, v)) for v, _ in rows]
         # cached posteriors (tools/cache_vae_latents.py): no video decoding, fixed clip, no flip
@@ -105,7 +106,7 @@ class TextVideoDataset:
             n = self.num_frames
             if length < self.num_frames:
                 short += 1
-                n = closest_encodable_frames(length)
+                n = closest_encodable_frames(length, model_ds_t=self.model_ds_t)
                 if rng.random() < self.drop_short_ratio or n == -1:
                     dropped += 1
                     continue

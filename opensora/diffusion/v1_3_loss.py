@@ -72,6 +72,12 @@ class V1_3Loss(nn.Cell):
     def __init__(self, model, prediction_type="epsilon"):
         super().__init__(auto_prefix=False)  # parameter names stay the model's own
         self.model, self.v_prediction = model, prediction_type == "v_prediction"
+        self.sp_size, self.sp_rank = 1, 0
+
+    def enable_sequence_parallel(self, sp):
+        """The model (enable_sequence_parallel, no gather) returns this rank's T/sp frames: the loss is theirs.
+        Averaging the ranks' gradients (the data-parallel mean) then gives the whole clip's, as the original's."""
+        self.sp_size, self.sp_rank = sp.size, sp.rank
 
     def construct(self, x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask):
         return self.loss(x0, noise, t, sqrt_alpha, sqrt_one_minus, weight, text, text_mask)
@@ -85,6 +91,10 @@ class V1_3Loss(nn.Cell):
         model_in = noisy if condition is None else ops.cat((noisy, condition.astype(noisy.dtype)), axis=1)
         pred = self.model(model_in, t, ops.expand_dims(text, 1), encoder_attention_mask=ops.expand_dims(text_mask, 1))
         pred = pred[0] if isinstance(pred, (tuple, list)) else pred
+        if self.sp_size > 1:  # this rank's frames of the target
+            b, c, t, h, w = target.shape
+            frames = t // self.sp_size
+            target = ops.slice(target, (0, 0, self.sp_rank * frames, 0, 0), (b, c, frames, h, w))
         per_sample = ops.square(pred.astype(x0.dtype) - target).reshape(x0.shape[0], -1)
         return (per_sample * weight.reshape(-1, 1)).mean()
 

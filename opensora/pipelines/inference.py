@@ -33,9 +33,10 @@ class InferenceSetup:
     """Args:
         args: InferenceSettings (opensora.pipelines.inference_flags) or the parsed flags of infer_diffusion.py.
         frames_optional: an image-to-video model may come without --conditional_pixel_values_path (the web UI
-            checks its config before any frame is uploaded)."""
+            checks its config before any frame is uploaded).
+        rank, world_size: this process among msrun's workers (--use_parallel); only rank 0 writes files."""
 
-    def __init__(self, args, frames_optional=False):
+    def __init__(self, args, frames_optional=False, rank=0, world_size=1):
         from .inference_flags import InferenceSettings
 
         args = as_settings(InferenceSettings, args)
@@ -47,6 +48,7 @@ class InferenceSetup:
 
         self.args = args
         self.frames_optional = frames_optional
+        self.rank, self.world_size = rank, world_size
         self.warnings = []  # said once the run's log exists
         self.dtype = resolve_dtype(args.dtype, args.device_target)
         self.sample_method = "DDIM" if args.ddim_sampling else args.sample_method
@@ -70,6 +72,7 @@ class InferenceSetup:
         if str(args.enable_tiling).lower() not in ("auto", "true", "false", "1", "0"):
             raise UserError(f"--enable_tiling {args.enable_tiling}: expected auto, True or False")
         self._check_frames_and_size()
+        self._check_sequence_parallel()
         if args.decode_latents:
             if not args.input_latents_dir:
                 raise UserError("--decode_latents needs --input_latents_dir (a folder written by --save_latents)")
@@ -110,6 +113,9 @@ class InferenceSetup:
                 )
         if not args.save_latents:
             check_parts_fit(self.latte_config, self.latte_config_path, vae_config=args.vae_config)
+        if rank != 0:  # the other workers compute their share and write nothing
+            self.run_dir, self.logger = None, setup_logger(None, rank=rank)
+            return
         if args.decode_latents and not args.output_path:  # the videos go beside the latents they come from
             self.run_dir = make_output_dir(args.input_latents_dir, "--input_latents_dir")
             config_name = "decode_config.yaml"  # the first stage's config.yaml stays
@@ -245,6 +251,34 @@ class InferenceSetup:
         self.num_frames, self.image_size = frames, size
         self.height = self.width = size
 
+    def _check_sequence_parallel(self):
+        args = self.args
+        if args.sp_size == 1:
+            return
+        if not args.use_parallel:
+            raise UserError(f"--sp_size {args.sp_size}: needs several ranks: launch with msrun and --use_parallel True "
+                            "(scripts/launch.sh, docs/distributed.md)")
+        if not self.v1_3:
+            raise UserError(f"--sp_size {args.sp_size}: sequence parallel is for OpenSoraT2V v1.3 models (the "
+                            "original's LatteT2V of v1.0.0 has none)")
+        if args.decode_latents:
+            raise UserError(f"--sp_size {args.sp_size} with --decode_latents: decoding has no transformer to split; "
+                            "run it on one device")
+        from ..parallel.sequence import check_sp_size
+
+        check_sp_size(args.sp_size, self.world_size)
+        if self.world_size != args.sp_size:
+            raise UserError(f"--sp_size {args.sp_size}: sampling splits one video over every rank; launch "
+                            f"{args.sp_size} workers (msrun --worker_num={args.sp_size}), not {self.world_size}")
+        heads = self.latte_config.get("num_attention_heads", 0)
+        if self.latent_frames % args.sp_size:
+            raise UserError(f"--sp_size {args.sp_size}: --num_frames {self.num_frames} gives {self.latent_frames} "
+                            f"latent frames, which do not split over {args.sp_size} ranks; choose --num_frames 4n+1 "
+                            f"with n+1 a multiple of {args.sp_size}")
+        if heads % args.sp_size:
+            raise UserError(f"--sp_size {args.sp_size}: the model's {heads} attention heads do not split over "
+                            f"{args.sp_size} ranks; choose a size dividing {heads}")
+
     def _check_v1_3_frames_and_size(self):
         """Any 4n+1 frames and any multiple of 16 pixels (8x the VAE, then 2x2 patches): the original checks 4n+1 and
         8, and fails later inside the model on a size that is not a multiple of 16."""
@@ -335,6 +369,11 @@ class InferenceSetup:
         apply_precision(model, self.dtype)
         if args.enable_flash_attention:
             model.enable_flash_attention()
+        if args.sp_size > 1:  # every rank runs its frames; the output is whole on every rank
+            from ..parallel.sequence import sequence_parallel
+
+            model.enable_sequence_parallel(sequence_parallel(args.sp_size, self.rank, self.world_size),
+                                           gather_output=True)
         if args.jit:  # one graph for the whole forward; shapes are fixed for a run, so it compiles once
             import mindspore as ms
 

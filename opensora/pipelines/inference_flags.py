@@ -109,6 +109,10 @@ def build_inference_parser(description=""):
                    "samples/); --decode_latents without this flag writes into --input_latents_dir")
     p.add_argument("--fps", type=positive_int, default=8, help="frame rate of the written videos")
     p.add_argument("--save_format", default="mp4", choices=["mp4", "gif"], help="video format")
+    add_bool_flag(p, "--use_parallel", False, "run on msrun's workers (with --sp_size; rank 0 writes the videos)")
+    p.add_argument("--sp_size", type=positive_int, default=1,
+                   help="v1.3 models with --use_parallel: split the latent frames over this many ranks (sequence "
+                   "parallel, the original's --sp_size; the same videos as one device; 1: off)")
     return p
 
 

@@ -14,6 +14,13 @@ def init_distributed(use_parallel):
     DATA_PARALLEL with gradient mean. Launch with msrun (see README)."""
     if not use_parallel:
         return 0, 1
+    rank, world = init_communication()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
+    return rank, world
+
+
+def init_communication():
+    """MindSpore's communication among msrun's workers -> (rank, world size); failures in one line."""
     from mindspore.communication import get_group_size, get_rank, init
 
     try:
@@ -32,7 +39,6 @@ def init_distributed(use_parallel):
     rank, world = get_rank(), get_group_size()
     # names this worker's pid in its log, so that a rank killed without a word is still named (msrun_report.py)
     print(f"[msrun] rank {rank} of {world}: pid {os.getpid()}", file=sys.stderr, flush=True)
-    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=world)
     return rank, world
 
 

@@ -72,6 +72,14 @@ def build_t2v_train_parser(description=""):
                    help="v1.3 models: add this x N(0, 1) per sample and channel to the noise (0: off)")
     p.add_argument("--mask_config", default="", help="v1.3 inpaint models: YAML of the training masks (the "
                    "original's scripts/train_configs/mask_config.yaml; default: random_temporal masks only)")
+    # scale-out (docs/distributed.md)
+    p.add_argument("--sp_size", type=positive_int, default=1,
+                   help="v1.3 models with --use_parallel: split each sample's latent frames over this many ranks "
+                   "(sequence parallel, the original's --sp_size; it divides the ranks, the latent frames and the "
+                   "attention heads; 1: off)")
+    p.add_argument("--zero_stage", type=int, default=0, choices=[0, 1],
+                   help="with --use_parallel: 1 shards the AdamW moments over the ranks (ZeRO stage 1; the "
+                   "checkpoints stay whole and resume on any number of ranks); 0: every rank holds them")
     # optimisation
     add_optimization_flags(p, end_learning_rate=2e-5)
     p.add_argument("--start_learning_rate", type=float, default=2e-5, help="learning rate (after the warm-up)")

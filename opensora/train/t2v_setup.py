@@ -130,15 +130,18 @@ class T2VTraining:
         self.model_class = family_of_config(cfg, args.model_config or f"--model_version {args.model_version}")
         self.v1_3, self.inpaint = is_v1_3(self.model_class), is_inpaint(self.model_class)
         objective = self._check_family_flags(timestep_range, mse_weight, option_names)
+        self.sp = self._sequence_parallel(cfg)
+        # the data-parallel layout: ranks of one sequence-parallel group share their samples
+        self.dp_rank, self.dp_size = (self.sp.dp_rank, self.sp.dp_size) if self.sp else (self.rank, self.world_size)
         self.height, self.width = args.max_height or args.image_size, args.max_width or args.image_size
         self.dataset = TextVideoDataset(args.data_file_path, args.video_folder, args.text_embed_folder,
                                         args.num_frames, args.frame_stride, args.image_size, args.video_column,
                                         args.caption_column, flip=not args.disable_flip,
-                                        use_image_num=args.use_image_num, world_size=self.world_size,
+                                        use_image_num=args.use_image_num, world_size=self.dp_size,
                                         vae_latent_folder=args.vae_latent_folder, caption_dropout=args.cfg,
                                         null_text=null_text_embedding(args), height=self.height, width=self.width,
                                         drop_short_ratio=args.drop_short_ratio, group_data=args.group_data,
-                                        seed=args.seed, v1_3_resize=self.v1_3)
+                                        seed=args.seed, v1_3_resize=self.v1_3, model_ds_t=args.sp_size)
         self.dataset.preflight()
         if self.dataset.mixed_durations() and args.batch_size > 1 and not args.group_data:
             raise UserError(f"--drop_short_ratio {args.drop_short_ratio} gives clips of several durations; with "
@@ -156,12 +159,16 @@ class T2VTraining:
             check_parts_fit(cfg, source, vae_config=args.vae_config)
         if self.v1_3:
             self.latte = self._prepare_model(self.model_class(cfg))  # any 4n+1 x 16k size: RoPE, no fixed table
+            if self.sp:
+                self.latte.enable_sequence_parallel(self.sp)
             self.vae = self._build_vae()
             from .v1_3_task import V1_3TrainingTask
 
             self.task = V1_3TrainingTask(self._compute_model(), self.vae, objective, args.noise_offset,
-                                         self.world_size, self.rank, self.dtype, graph=args.jit,
+                                         self.dp_size, self.dp_rank, self.dtype, graph=args.jit,
                                          scale_factor=args.sd_scale_factor, masks=self.masks)
+            if self.sp:
+                self.task.loss.enable_sequence_parallel(self.sp)
         else:
             self._build_latte_task(cfg, timestep_range, mse_weight, option_names)
         self._finish_setup()
@@ -186,7 +193,7 @@ class T2VTraining:
         args = self.args
         self.trainer = self._build_trainer()
         self.step, self.epoch, self.position = 0, 0, 0
-        self.global_batch = args.batch_size * self.world_size
+        self.global_batch = args.batch_size * self.dp_size
         steps_per_epoch = max(1, len(self.dataset) // self.global_batch // args.gradient_accumulation_steps)
         self.total_steps = args.train_steps or args.epochs * steps_per_epoch
         if args.resume:
@@ -199,7 +206,7 @@ class T2VTraining:
             self.epoch, self.position = meta["epoch"], meta["position"]
             self.logger.info(f"resumed from {folder} at step {self.step}")
         if len(self.dataset) < self.global_batch:
-            raise UserError(f"--batch_size {args.batch_size} x {self.world_size} ranks is larger than the dataset "
+            raise UserError(f"--batch_size {args.batch_size} x {self.dp_size} ranks is larger than the dataset "
                             f"({len(self.dataset)} samples)")
         self.micro_step = 0
 
@@ -210,13 +217,46 @@ class T2VTraining:
         if self.position + gb > len(order):
             self.epoch, self.position = self.epoch + 1, 0
             order = self.dataset.epoch_order(self.epoch, self.args.seed, gb)
-        start = self.position + self.rank * self.args.batch_size
+        start = self.position + self.dp_rank * self.args.batch_size
         indices = order[start:start + self.args.batch_size]
-        self.rngs = [np.random.default_rng([self.args.seed, self.epoch, self.position + self.rank * self.args.batch_size
-                                            + k]) for k in range(len(indices))]
+        self.rngs = [np.random.default_rng([self.args.seed, self.epoch, start + k]) for k in range(len(indices))]
         batch = self.dataset.batch(indices, self.rngs)
         self.position += gb
         return batch
+
+    def _sequence_parallel(self, cfg):
+        """--sp_size / --zero_stage checked against the model and the run (one line each, before any model is
+        built) -> the layout (None: no sequence parallel)."""
+        args = self.args
+        if (args.sp_size > 1 or args.zero_stage) and not args.use_parallel:
+            flag = f"--sp_size {args.sp_size}" if args.sp_size > 1 else f"--zero_stage {args.zero_stage}"
+            raise UserError(f"{flag}: needs several ranks: launch with msrun and --use_parallel True "
+                            "(scripts/launch.sh, docs/distributed.md)")
+        if args.sp_size == 1:
+            return None
+        if not self.v1_3:
+            raise UserError(f"--sp_size {args.sp_size}: sequence parallel is for OpenSoraT2V v1.3 models (the "
+                            "original's LatteT2V of v1.0.0 has none); use data parallel alone")
+        latent_frames = (args.num_frames - 1) // VAE_TEMPORAL + 1
+        heads = cfg.get("num_attention_heads", 0)
+        if latent_frames % args.sp_size:
+            raise UserError(f"--sp_size {args.sp_size}: --num_frames {args.num_frames} gives {latent_frames} latent "
+                            f"frames, which do not split over {args.sp_size} ranks; choose --num_frames 4n+1 with "
+                            f"n+1 a multiple of {args.sp_size}")
+        if heads % args.sp_size:
+            raise UserError(f"--sp_size {args.sp_size}: the model's {heads} attention heads do not split over "
+                            f"{args.sp_size} ranks; choose a size dividing {heads}")
+        if args.sample_interval:
+            raise UserError(f"--sp_size {args.sp_size} with --sample_interval {args.sample_interval}: training-time "
+                            "samples run on rank 0 alone; sample a checkpoint with infer_diffusion.py --sp_size")
+        from ..parallel.sequence import sequence_parallel
+
+        return sequence_parallel(args.sp_size, self.rank, self.world_size)
+
+    def _world_mean(self, value):
+        from mindspore import ops
+
+        return float(ops.AllReduce()(ms.Tensor([value], ms.float32)).asnumpy()[0]) / self.world_size
 
     def _model_config(self):
         args = self.args
@@ -325,6 +365,8 @@ class T2VTraining:
             self.world_size,
             self.dtype == ms.float16,
             grad_fn=self.task.grad_fn(params),
+            zero_stage=self.args.zero_stage,
+            rank=self.rank,
         )
 
     def train_step(self):
@@ -348,6 +390,8 @@ class T2VTraining:
             inputs = (ms.Tensor(latents), ms.Tensor(t), ms.Tensor(noise), ms.Tensor(batch["text"]),
                       ms.Tensor(batch["mask"]))
         info = self.trainer.step(lr, *inputs)
+        if self.sp:  # each rank's loss is of its frames: the clip's is their mean (what one device would log)
+            info["loss"] = self._world_mean(info["loss"])
         if info["updated"]:
             self.step += 1
         return info
@@ -370,11 +414,14 @@ class T2VTraining:
         return write_sample_video(self, self.step)
 
     def save(self):
-        """Rank 0 writes (all ranks hold the same weights); other ranks return None."""
+        """Rank 0 writes (all ranks hold the same weights); other ranks return None. Sharded optimizer moments
+        (--zero_stage 1) are gathered first, by every rank."""
+        sharded = hasattr(self.trainer.optimizer, "owners")
+        if self.rank != 0 and not sharded:
+            return None
+        tensors, meta = trainer_state(self.trainer)
         if self.rank != 0:
             return None
-
-        tensors, meta = trainer_state(self.trainer)
         meta.update(epoch=self.epoch, position=self.position)
         return save_training_state(
             self.ckpt_dir, self.step, net_state(self.latte), tensors, meta, keep=self.args.ckpt_max_keep

@@ -135,16 +135,24 @@ class Trainer:
         return info
 
 
-def trainer_from_args(args, params, loss_fn, lr, world_size=1, dynamic_scale=False, ema=True, grad_fn=None):
+def trainer_from_args(args, params, loss_fn, lr, world_size=1, dynamic_scale=False, ema=True, grad_fn=None,
+                      zero_stage=0, rank=0):
     """A Trainer from the flags both training scripts share: --optim adam|adamw (torch's Adam couples its weight
     decay into the gradient, AdamW decouples it), --betas, --optim_eps, --weight_decay, the loss-scale flags
     (dynamic only when `dynamic_scale`, i.e. fp16), --clip_grad/--max_grad_norm, --gradient_accumulation_steps,
-    --use_ema/--ema_decay (when `ema`), and the data-parallel gradient mean over `world_size` ranks."""
+    --use_ema/--ema_decay (when `ema`), and the data-parallel gradient mean over `world_size` ranks.
+    `zero_stage` 1: the optimizer's moments sharded over the ranks (opensora.parallel.zero; this is `rank`)."""
     from .optim import AdamW
 
     adamw = args.optim == "adamw"
-    optimizer = AdamW(params, lr, tuple(args.betas), args.optim_eps, args.weight_decay if adamw else 0.0,
-                      l2_weight_decay=0.0 if adamw else args.weight_decay)
+    hyper = dict(lr=lr, betas=tuple(args.betas), eps=args.optim_eps, weight_decay=args.weight_decay if adamw else 0.0,
+                 l2_weight_decay=0.0 if adamw else args.weight_decay)
+    if zero_stage and world_size > 1:
+        from ..parallel.zero import ShardedAdamW
+
+        optimizer = ShardedAdamW(params, world_size=world_size, rank=rank, **hyper)
+    else:
+        optimizer = AdamW(params, **hyper)
     scaler = LossScaler(args.init_loss_scale if dynamic_scale else 1.0, dynamic=dynamic_scale,
                         factor=args.loss_scale_factor, window=args.scale_window)
     reducer = None

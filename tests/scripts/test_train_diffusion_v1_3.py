@@ -143,6 +143,9 @@ def test_duration_buckets_as_the_original_forms_them():
     from opensora.dataset.buckets import closest_encodable_frames, grouped_order
 
     assert [closest_encodable_frames(n) for n in (28, 29, 30, 33, 92, 93)] == [-1, 29, 29, 33, 89, 93]
+    # with sequence parallel the latent frames split evenly (find_closest_y's model_ds_t; its table for 4, 8)
+    assert [y for y in range(29, 130) if closest_encodable_frames(y, model_ds_t=8) == y] == [29, 61, 93, 125]
+    assert closest_encodable_frames(60, model_ds_t=8) == 29 and closest_encodable_frames(40, model_ds_t=4) == 29
     shapes = [33] * 7 + [29] * 4 + [45] * 1
     for epoch in range(3):
         order = grouped_order(shapes, 2, np.random.default_rng([5, epoch]))

@@ -16,6 +16,9 @@ def test_cpu_and_ascend_answers():
     assert ascend.causal_conv == "conv3d" and ascend.flash_attention
     assert not (ascend.gelu_as_sigmoid or ascend.tile_before_multiply or ascend.tanh_in_fp64
                 or ascend.exp_in_fp64 or ascend.pad_by_concat or ascend.taps_by_reshape)
+    # sequence parallel's exchange: the CPU's mccl has AllGather on the world group only
+    assert (cpu.all_to_all, cpu.comm_subgroups) == ("all_gather", False)
+    assert (ascend.all_to_all, ascend.comm_subgroups) == ("alltoall", True)
     assert kernel_choices() == cpu  # the tests run on the CPU backend
     with pytest.raises(ValueError, match="unknown MindSpore backend"):
         kernel_choices("TPU")

@@ -63,6 +63,8 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
         self.proj_out = nn.Dense(hidden, cfg["patch_size_t"] * cfg["patch_size"] ** 2 * self.out_channels)
         self.adaln_single = AdaLayerNormSingle(hidden)
         self.gradient_checkpointing = False
+        self.sp_size, self.sp_rank = 1, 0  # sequence parallel (enable_sequence_parallel): this rank's frames
+        self.gather_frames = None
         self.init_kernels()
         if kernels is not None:
             use_kernels(self, kernels)
@@ -96,6 +98,23 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
             if hasattr(cell, "use_flash_attention"):
                 cell.use_flash_attention = enable
 
+    def enable_sequence_parallel(self, sp, gather_output=False):
+        """Split the latent frames over `sp` (opensora.parallel.sequence.SequenceParallel), as the original's
+        --sp_size: this rank embeds and runs frames [r*T/sp, (r+1)*T/sp) of every sample; self-attention sees all
+        frames for its num_attention_heads/sp heads. The output is this rank's frames, or with `gather_output`
+        the whole (B, C, T, H, W) on every rank (sampling). The result equals the unsplit model's."""
+        from ....parallel.sequence import GatherFrames
+
+        heads = self.config["num_attention_heads"]
+        if heads % sp.size:
+            raise ValueError(f"sequence parallel over {sp.size} ranks splits the {heads} attention heads evenly; "
+                             f"choose a size dividing {heads}")
+        self.sp_size, self.sp_rank = sp.size, sp.rank
+        for block in self.transformer_blocks:
+            block.attn1.enable_sequence_parallel(sp)
+        if gather_output:
+            self.gather_frames = GatherFrames(sp)
+
     # ------------------------------------------------------------------ forward
     def construct(self, hidden_states, timestep, encoder_hidden_states, attention_mask=None,
                   encoder_attention_mask=None, pooled_projections=None):
@@ -115,19 +134,26 @@ class OpenSoraT2V_v1_3(ElementwiseForms, nn.Cell):
         height, width = h // self.patch_size, w // self.patch_size
         bias = self._video_bias(attention_mask, b, frame * height * width, dtype)  # (B, 1, S)
         encoder_bias = self._text_bias(encoder_attention_mask, b, encoder_hidden_states.shape[2], dtype)  # (B,1,L)
-        x = self.embed_latents(hidden_states, dtype)  # (B, S, D)
+        local_frames = frame // self.sp_size
+        if self.sp_size > 1:  # this rank's frames (every rank is given the whole latents)
+            if frame % self.sp_size:
+                raise ValueError(f"sequence parallel over {self.sp_size} ranks: {frame} latent frames do not split "
+                                 "evenly")
+            hidden_states = ops.narrow(hidden_states, 2, self.sp_rank * local_frames, local_frames)
+        x = self.embed_latents(hidden_states, dtype)  # (B, S/sp, D)
         t6, embedded_timestep = self.adaln_single(timestep, dtype)  # (B, 6D), (B, D)
         if encoder_hidden_states.shape[1] != 1:
             raise ValueError(f"encoder_hidden_states must be (B, 1, L, C); got {encoder_hidden_states.shape}")
         context = self.caption_projection(encoder_hidden_states.astype(dtype))[:, 0]  # (B, L, D)
         masks = self._block_masks(bias, encoder_bias)
-        rope = self.rope(frame, height, width, dtype)
+        rope = self.rope(frame, height, width, dtype)  # of all frames: self-attention runs on the whole sequence
         for i, block in enumerate(self.transformer_blocks):
             self_bias, cross_bias = masks[self._mask_key(i)]
-            x = block(x, self_bias, context, cross_bias, t6, rope)  # (B, S, D)
+            x = block(x, self_bias, context, cross_bias, t6, rope)  # (B, S/sp, D)
         shift, scale = ops.chunk(self.scale_shift_table[None] + embedded_timestep[:, None], 2, axis=1)  # (B, 1, D)
-        x = self.proj_out(modulate(self.norm_out(x), shift, scale, self.tile))  # (B, S, pt*p*p*C)
-        return self._unpatchify(x, b, frame, height, width)
+        x = self.proj_out(modulate(self.norm_out(x), shift, scale, self.tile))  # (B, S/sp, pt*p*p*C)
+        out = self._unpatchify(x, b, local_frames, height, width)
+        return out if self.gather_frames is None else self.gather_frames(out)
 
     def embed_latents(self, hidden_states, dtype):
         """(B, C, T, H, W) -> tokens (B, T*H/p*W/p, D): the patch embedding (the inpaint model adds its inputs')."""

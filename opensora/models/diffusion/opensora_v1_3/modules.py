@@ -176,17 +176,35 @@ class Attention(ElementwiseForms, nn.Cell):
         self.sparse1d, self.sparse_n, self.sparse_group = sparse1d, sparse_n, sparse_group
         self.is_cross_attn = is_cross_attn
         self.use_flash_attention = False  # see OpenSoraT2V_v1_3.enable_flash_attention()
+        self.sequence_to_heads = self.heads_to_sequence = None  # sequence parallel (enable_sequence_parallel)
+        self.local_heads = heads
         self.init_kernels()
+
+    def enable_sequence_parallel(self, sp):
+        """Self-attention over a sequence split by frames: q, k, v of this rank's tokens -> all tokens of its
+        heads/sp heads, attention, and back (the original's all_to_all_SBH pair). Cross-attention needs no
+        exchange: each token attends to the whole caption on its own."""
+        from ....parallel.sequence import AllToAll
+
+        if self.is_cross_attn:
+            return
+        self.sequence_to_heads = AllToAll(sp, to_heads=True)  # (B, S/sp, HD) -> (B, S, HD/sp)
+        self.heads_to_sequence = AllToAll(sp, to_heads=False)
+        self.local_heads = self.heads // sp.size
 
     def construct(self, x, context=None, bias=None, rope=None):
         """x (B, S, D); context (B, L, Dc) or None (self-attention); bias (B', 1, Lk) additive, already grouped
-        when sparse (B' = n*B); rope: RoPE3D tables (self-attention)."""
-        b, s, _ = x.shape
+        when sparse (B' = n*B); rope: RoPE3D tables (self-attention). Sequence parallel: x holds this rank's S/sp
+        tokens; bias and rope are of the whole sequence."""
         context = x if context is None else context
         q, k, v = self.to_q(x), self.to_k(context), self.to_v(context)  # (B, S, HD), (B, L, HD) x2
+        heads = self.local_heads
+        if self.sequence_to_heads is not None:
+            q, k, v = self.sequence_to_heads(q), self.sequence_to_heads(k), self.sequence_to_heads(v)
+        b, s, _ = q.shape
         if not self.is_cross_attn:
-            q = apply_rope(q.reshape(b, s, self.heads, -1), rope, self.tile).reshape(b, s, -1)
-            k = apply_rope(k.reshape(b, s, self.heads, -1), rope, self.tile).reshape(b, s, -1)
+            q = apply_rope(q.reshape(b, s, heads, -1), rope, self.tile).reshape(b, s, -1)
+            k = apply_rope(k.reshape(b, s, heads, -1), rope, self.tile).reshape(b, s, -1)
         if self.sparse1d:
             q = sparse_1d(q, self.sparse_n, self.sparse_group)  # (n*B, S'/n, HD)
             if self.is_cross_attn:  # every group attends to the whole caption
@@ -195,9 +213,9 @@ class Attention(ElementwiseForms, nn.Cell):
                 k = sparse_1d(k, self.sparse_n, self.sparse_group)
                 v = sparse_1d(v, self.sparse_n, self.sparse_group)
         n, lq, lk = q.shape[0], q.shape[1], k.shape[1]
-        q = q.reshape(n, lq, self.heads, -1).transpose(0, 2, 1, 3)  # (N, H, Lq, d)
-        k = k.reshape(n, lk, self.heads, -1).transpose(0, 2, 1, 3)  # (N, H, Lk, d)
-        v = v.reshape(n, lk, self.heads, -1).transpose(0, 2, 1, 3)
+        q = q.reshape(n, lq, heads, -1).transpose(0, 2, 1, 3)  # (N, H, Lq, d)
+        k = k.reshape(n, lk, heads, -1).transpose(0, 2, 1, 3)  # (N, H, Lk, d)
+        v = v.reshape(n, lk, heads, -1).transpose(0, 2, 1, 3)
         if self.use_flash_attention:
             out = flash_attention(q, k, v, bias, self.scale)
         else:
@@ -205,6 +223,8 @@ class Attention(ElementwiseForms, nn.Cell):
         out = out.transpose(0, 2, 1, 3).reshape(n, lq, -1)  # (N, Lq, HD)
         if self.sparse1d:
             out = reverse_sparse_1d(out, self.sparse_n, self.sparse_group, s)  # (B, S, HD)
+        if self.heads_to_sequence is not None:
+            out = self.heads_to_sequence(out)  # (B, S, HD/sp) -> (B, S/sp, HD)
         return self.to_out[1](self.to_out[0](out))
 
 
