@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-vae serve test lint check venv clean
+.PHONY: demo demo-i2v demo-vae serve test lint check venv clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ venv: $(BIN)/.installed
 # one per line, as CAPTIONS=prompts.txt).
 demo: venv
 	PYTHON=$(BIN)/python scripts/cpu/demo.sh $(if $(CAPTIONS),--captions "$(CAPTIONS)")
+
+# Image-to-video with the bundled v1.3-family demo model (OpenSoraInpaint v1.3 + WF-VAE, trained by this repo on the
+# toy shape videos; docs/demo_model.md): the bundled first frame, continued the caption's way. Another frame and
+# prompt: make demo-i2v IMAGE=my_frame.png CAPTIONS="a red circle moves from top to bottom".
+demo-i2v: venv
+	PYTHON=$(BIN)/python scripts/cpu/demo_i2v.sh $(if $(IMAGE),--conditional_pixel_values_path "$(IMAGE)") \
+		$(if $(CAPTIONS),--captions "$(CAPTIONS)")
 
 # Reconstruct the bundled real clips with the bundled demo VAE.
 demo-vae: venv
