@@ -44,6 +44,16 @@ def check_sp_size(sp_size, world_size, flag="--sp_size", subgroups=True):
                         f"use {flag} {world_size} (every rank) or run on Ascend/GPU")
 
 
+def check_model_split(sp_size, num_frames, latent_frames, heads, flag="--sp_size"):
+    """The clip's latent frames and the model's attention heads must split evenly over the group."""
+    if latent_frames % sp_size:
+        raise UserError(f"{flag} {sp_size}: --num_frames {num_frames} gives {latent_frames} latent frames, which do "
+                        f"not split over {sp_size} ranks; choose --num_frames 4n+1 with n+1 a multiple of {sp_size}")
+    if heads % sp_size:
+        raise UserError(f"{flag} {sp_size}: the model's {heads} attention heads do not split over {sp_size} ranks; "
+                        f"choose a size dividing {heads}")
+
+
 def sequence_parallel(sp_size, rank, world_size, kernels=None):
     """The layout of this rank (None when sp_size is 1); creates the communication group where needed (every rank
     calls this, after mindspore.communication.init)."""

@@ -264,20 +264,14 @@ class InferenceSetup:
         if args.decode_latents:
             raise UserError(f"--sp_size {args.sp_size} with --decode_latents: decoding has no transformer to split; "
                             "run it on one device")
-        from ..parallel.sequence import check_sp_size
+        from ..parallel.sequence import check_model_split, check_sp_size
 
         check_sp_size(args.sp_size, self.world_size)
         if self.world_size != args.sp_size:
             raise UserError(f"--sp_size {args.sp_size}: sampling splits one video over every rank; launch "
                             f"{args.sp_size} workers (msrun --worker_num={args.sp_size}), not {self.world_size}")
-        heads = self.latte_config.get("num_attention_heads", 0)
-        if self.latent_frames % args.sp_size:
-            raise UserError(f"--sp_size {args.sp_size}: --num_frames {self.num_frames} gives {self.latent_frames} "
-                            f"latent frames, which do not split over {args.sp_size} ranks; choose --num_frames 4n+1 "
-                            f"with n+1 a multiple of {args.sp_size}")
-        if heads % args.sp_size:
-            raise UserError(f"--sp_size {args.sp_size}: the model's {heads} attention heads do not split over "
-                            f"{args.sp_size} ranks; choose a size dividing {heads}")
+        check_model_split(args.sp_size, self.num_frames, self.latent_frames,
+                          self.latte_config.get("num_attention_heads", 0))
 
     def _check_v1_3_frames_and_size(self):
         """Any 4n+1 frames and any multiple of 16 pixels (8x the VAE, then 2x2 patches): the original checks 4n+1 and

@@ -237,20 +237,13 @@ class T2VTraining:
         if not self.v1_3:
             raise UserError(f"--sp_size {args.sp_size}: sequence parallel is for OpenSoraT2V v1.3 models (the "
                             "original's LatteT2V of v1.0.0 has none); use data parallel alone")
-        latent_frames = (args.num_frames - 1) // VAE_TEMPORAL + 1
-        heads = cfg.get("num_attention_heads", 0)
-        if latent_frames % args.sp_size:
-            raise UserError(f"--sp_size {args.sp_size}: --num_frames {args.num_frames} gives {latent_frames} latent "
-                            f"frames, which do not split over {args.sp_size} ranks; choose --num_frames 4n+1 with "
-                            f"n+1 a multiple of {args.sp_size}")
-        if heads % args.sp_size:
-            raise UserError(f"--sp_size {args.sp_size}: the model's {heads} attention heads do not split over "
-                            f"{args.sp_size} ranks; choose a size dividing {heads}")
+        from ..parallel.sequence import check_model_split, sequence_parallel
+
+        check_model_split(args.sp_size, args.num_frames, (args.num_frames - 1) // VAE_TEMPORAL + 1,
+                          cfg.get("num_attention_heads", 0))
         if args.sample_interval:
             raise UserError(f"--sp_size {args.sp_size} with --sample_interval {args.sample_interval}: training-time "
                             "samples run on rank 0 alone; sample a checkpoint with infer_diffusion.py --sp_size")
-        from ..parallel.sequence import sequence_parallel
-
         return sequence_parallel(args.sp_size, self.rank, self.world_size)
 
     def _world_mean(self, value):

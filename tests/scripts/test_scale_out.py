@@ -106,6 +106,13 @@ def test_sp_size_checks_name_the_fix():
     with pytest.raises(UserError, match="no groups but the world"):
         check_sp_size(2, 4, subgroups=False)
     check_sp_size(2, 4)  # two groups of 2 where groups exist (Ascend, GPU)
+    from opensora.parallel.sequence import check_model_split
+
+    with pytest.raises(UserError, match="--num_frames 9 gives 3 latent frames, which do not split over 2 ranks"):
+        check_model_split(2, 9, 3, 24)
+    with pytest.raises(UserError, match="the model's 24 attention heads do not split over 5 ranks"):
+        check_model_split(5, 81, 20, 24)
+    check_model_split(8, 93, 24, 24)  # the release at 93 frames over 8 devices
 
 
 def test_two_rank_sequence_parallel_sampling_gives_the_one_device_latents(tmp_path, v1_3_models):
