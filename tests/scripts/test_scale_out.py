@@ -39,7 +39,8 @@ def worker_logs(log_dir):
 def test_split_transformer_equals_one_device_forward_and_backward(tmp_path, jit):
     """Both v1.3 transformers over 2 ranks: the gathered output is the one-device output exactly; each rank's
     frames are its slice of it; the ranks' parameter gradients summed are the one-device gradients (fp32 noise of
-    a different summation order); the sharded AdamW steps and gathers its state as the unsharded one."""
+    a different summation order; compiled: with per-block recompute); the sharded AdamW steps and gathers its state
+    as the unsharded one."""
     out = tmp_path / "report"
     done = msrun(["tests/workers/scale_out_checks.py", str(out), str(int(jit))], 8261 + jit, tmp_path / "logs")
     assert done.returncode == 0, worker_logs(tmp_path / "logs")
