@@ -62,7 +62,7 @@ def test_readme_tells_a_newcomer_what_the_demo_and_the_tests_need():
 
     text = open(os.path.join(REPO, "README.md")).read()
     flat = " ".join(text.split())
-    assert ". .venv/bin/activate" in text and "make check" in text and "about 15 minutes on a 2-core CPU" in text
+    assert ". .venv/bin/activate" in text and "make check" in text and "about 30 minutes on a 2-core CPU" in text
     for word in [*COLOURS, *SHAPES, *MOTIONS]:
         assert f"`{word}`" in flat, word
     assert "make demo-vae" in text and "~11 dB" in text
