@@ -27,11 +27,6 @@ class SequenceParallel:
     group: str
     exchange: str
 
-    def local_frames(self, frames):
-        """(first frame, count) of this rank's share of `frames` latent frames."""
-        count = frames // self.size
-        return self.rank * count, count
-
 
 def check_sp_size(sp_size, world_size, flag="--sp_size", subgroups=True):
     """The one-line errors of a layout that cannot work, before any model is built."""

@@ -32,26 +32,24 @@ def assign_owners(sizes, world_size):
 class ShardedAdamW(AdamW):
     """AdamW (opensora.train.optim) with its moments sharded over `world_size` ranks; this is rank `rank`.
 
-    Only the owned parameters get moments; `state()` gathers all of them (every rank must call it together) and
-    `load_state` keeps the owned ones of a whole (sharded or unsharded) state."""
+    Only the owned parameters get moments; `state()` gathers all of them (every rank must call it together);
+    AdamW's `load_state`, reading its moments by name, takes the owned ones of a whole (sharded or unsharded) state."""
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, l2_weight_decay=0.0,
                  world_size=1, rank=0):
         params = list(params)
-        self.world_size, self.rank = world_size, rank
-        self.owners = assign_owners([int(np.prod(p.shape)) for p in params], world_size)
-        self.owned = [i for i, o in enumerate(self.owners) if o == rank]
-        owned_params = [params[i] for i in self.owned]
-        super().__init__(owned_params, lr, betas, eps, weight_decay, l2_weight_decay)  # moments of the owned only
-        self.all_parameters = params
         sizes = [int(np.prod(p.shape)) for p in params]
+        owners = assign_owners(sizes, world_size)
+        owned = [i for i, o in enumerate(owners) if o == rank]
+        super().__init__([params[i] for i in owned], lr, betas, eps, weight_decay, l2_weight_decay)  # moments: owned
+        self.world_size, self.rank, self.owners, self.owned = world_size, rank, owners, owned
+        self.all_parameters, self.sizes = params, sizes
         self.offsets = {}  # parameter index -> (owner, offset in the owner's packed buffer)
         filled = [0] * world_size
         for i, (owner, size) in enumerate(zip(self.owners, sizes)):
             self.offsets[i] = (owner, filled[owner])
             filled[owner] += size
         self.buffer_size = max(max(filled), 1)  # every rank's packed buffer has this length (padded)
-        self.sizes = sizes
         self._all_gather = ops.AllGather()
 
     def construct(self, grads):
@@ -94,18 +92,4 @@ class ShardedAdamW(AdamW):
             self._share(list(moments), keep)
         return state
 
-    def load_state(self, state):
-        for p, name in zip(self.exp_avg + self.exp_avg_sq,
-                           [f"adamw_m.{q.name}" for q in self.parameters] + [f"adamw_v.{q.name}" for q in
-                                                                             self.parameters]):
-            p.set_data(Tensor(state[name]))
-        self.step_count = int(state["adamw_step"])
-
-
-def zero_memory_note(params, world_size):
-    """The moments' bytes per rank, unsharded and sharded (fp32), for the log."""
-    total = sum(int(np.prod(p.shape)) for p in params) * 4 * 2
-    owners = assign_owners([int(np.prod(p.shape)) for p in params], world_size)
-    largest = max(sum(int(np.prod(p.shape)) for p, o in zip(params, owners) if o == r) for r in range(world_size))
-    return total, largest * 4 * 2
 

@@ -264,9 +264,8 @@ class InferenceSetup:
         if args.decode_latents:
             raise UserError(f"--sp_size {args.sp_size} with --decode_latents: decoding has no transformer to split; "
                             "run it on one device")
-        from ..parallel.sequence import check_model_split, check_sp_size
+        from ..parallel.sequence import check_model_split
 
-        check_sp_size(args.sp_size, self.world_size)
         if self.world_size != args.sp_size:
             raise UserError(f"--sp_size {args.sp_size}: sampling splits one video over every rank; launch "
                             f"{args.sp_size} workers (msrun --worker_num={args.sp_size}), not {self.world_size}")

@@ -409,7 +409,9 @@ class T2VTraining:
     def save(self):
         """Rank 0 writes (all ranks hold the same weights); other ranks return None. Sharded optimizer moments
         (--zero_stage 1) are gathered first, by every rank."""
-        sharded = hasattr(self.trainer.optimizer, "owners")
+        from ..parallel.zero import ShardedAdamW
+
+        sharded = isinstance(self.trainer.optimizer, ShardedAdamW)
         if self.rank != 0 and not sharded:
             return None
         tensors, meta = trainer_state(self.trainer)
